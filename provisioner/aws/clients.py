@@ -1,0 +1,76 @@
+"""One boto3 session and one client per service, shared by every worker thread.
+
+boto3 clients are thread-safe; sessions are not, so the session is only touched under a lock while
+a client is first built. Throttling and 5xx responses are retried by botocore's ``standard`` retry
+mode, configured here once: no kind writes its own retry loop for them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+MUTATING_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup")
+
+
+def is_read_operation(operation_name: str) -> bool:
+    """Read-only AWS operations are named Describe*/Get*/List*/Head*; every other one mutates."""
+    return operation_name.startswith(MUTATING_PREFIXES)
+
+
+class Clients:
+    """Lazily built, shared boto3 clients for one region and (optionally) one custom endpoint."""
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        endpoint_url: str | None = None,
+        credentials: dict[str, str] | None = None,
+        max_attempts: int = 10,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._session = boto3.session.Session(region_name=region, **(credentials or {}))
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=50,
+            user_agent_appid="smprov",
+        )
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._hooks: list[tuple[str, Callable[..., Any]]] = []
+
+    def __call__(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(service)
+            if client is None:
+                kwargs: dict[str, Any] = {"config": self._config}
+                if self.endpoint_url:
+                    kwargs["endpoint_url"] = self.endpoint_url
+                client = self._session.client(service, **kwargs)
+                for event, handler in self._hooks:
+                    client.meta.events.register(event, handler)
+                self._clients[service] = client
+        return client
+
+    def add_hook(self, event: str, handler: Callable[..., Any]) -> None:
+        """Register a botocore event handler on every client, present and future.
+
+        Used for call counting, the benchmark's latency model and fault injection in tests.
+        """
+        with self._lock:
+            self._hooks.append((event, handler))
+            for client in self._clients.values():
+                client.meta.events.register(event, handler)

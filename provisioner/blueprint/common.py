@@ -1,0 +1,32 @@
+"""Shared helpers for blueprint modules: inputs, keys and the tags every resource carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provisioner.config import StackConfig
+from provisioner.kinds.base import KEY_TAG, STACK_TAG
+
+
+@dataclass(frozen=True)
+class BlueprintInputs:
+    config: StackConfig
+    account: str
+    partition: str = "aws"
+
+    @property
+    def env(self) -> str:
+        return self.config.environment
+
+    @property
+    def region(self) -> str:
+        return self.config.region
+
+    def tags(self, key: str, name: str | None = None) -> dict[str, str]:
+        """User tags, then smprov's: ``Name`` and the two tags that make adoption possible."""
+        tags = self.config.tags_dict()
+        if name is not None:
+            tags["Name"] = name
+        tags[STACK_TAG] = self.env
+        tags[KEY_TAG] = key
+        return tags

@@ -1,0 +1,424 @@
+"""The `smprov` command: parses arguments, calls provisioner.stack, renders results.
+
+Heavy modules (boto3, the engine) are imported inside the commands, so `smprov --help` starts fast
+and never imports boto3. Every expected failure is a SmprovError: printed as one message (plus a
+hint) on stderr with exit code 1 (AWS/operation) or 2 (usage/configuration). A traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from provisioner.errors import SmprovError, UsageError
+
+app = typer.Typer(
+    name="smprov",
+    help="Provision the AWS network, storage and permissions for SageMaker training.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+local_app = typer.Typer(help="The embedded AWS emulator used by --local.", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file (default: ./smprov.toml if present).",
+        dir_okay=False,
+    ),
+]
+StateOpt = Annotated[
+    str | None,
+    typer.Option("--state", help="State file (default: state/<environment>.json)."),
+]
+LocalOpt = Annotated[
+    bool,
+    typer.Option("--local", help="Use the embedded AWS emulator (moto) on 127.0.0.1."),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout (progress on stderr)."),
+]
+ParallelismOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--parallelism",
+        help="Steps run at once (default: the config, else 10).",
+        show_default=False,
+    ),
+]
+
+EXIT_CHANGES = 3
+
+
+@contextmanager
+def _errors(json_mode: bool = False) -> Iterator[None]:
+    """Turn expected failures into a message and an exit code; never a traceback."""
+    from provisioner import render
+
+    try:
+        yield
+    except SmprovError as exc:
+        if json_mode:
+            render.emit_json({"ok": False, "error": _error_doc(exc)})
+        render.err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
+        if exc.hint:
+            render.err.print(f"  hint: {exc.hint}", markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        render.err.print("[yellow]interrupted[/]")
+        raise typer.Exit(130) from None
+
+
+def _error_doc(exc: SmprovError) -> dict[str, Any]:
+    return {
+        "message": exc.message,
+        "hint": exc.hint,
+        "code": getattr(exc, "code", None),
+        "type": type(exc).__name__,
+    }
+
+
+def _options(
+    config: Path | None, state: str | None, local: bool, parallelism: int | None = None
+) -> Any:
+    from provisioner.stack import Options
+
+    return Options(config_path=config, state=state, local=local, parallelism=parallelism)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{question} needs confirmation, and stdin is not a terminal",
+            hint="re-run with --yes to apply without asking",
+        )
+    if not typer.confirm(question, default=False, err=True):
+        raise SmprovError("cancelled: nothing was changed")
+
+
+@contextmanager
+def _interruptible() -> Iterator[threading.Event]:
+    """First Ctrl-C: stop starting new steps, let running ones finish and be recorded."""
+    from provisioner import render
+
+    cancel = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(_sig: int, _frame: Any) -> None:
+        if cancel.is_set():
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        cancel.set()
+        render.err.print("[yellow]interrupt: finishing running steps (Ctrl-C again to abort)[/]")
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, handler)
+    try:
+        yield cancel
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run_plan(
+    run: Callable[..., Any],
+    stack: Any,
+    plan: Any,
+    doc: Any,
+    *,
+    json_mode: bool,
+    verb: str,
+    **flags: Any,
+) -> Any:
+    from provisioner import render
+
+    sink = render.ProgressSink()
+    with _interruptible() as cancel, sink.live():
+        report, final = run(stack, plan, doc, on_event=sink, cancel=cancel, **flags)
+    if not json_mode:
+        render.apply_summary(report, verb=verb)
+    return report, final
+
+
+@app.command()
+def plan(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+    json_out: JsonOpt = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 0: no changes, 3: changes, 1: error."),
+    ] = False,
+    destroy: Annotated[bool, typer.Option("--destroy", help="Plan what `down` would do.")] = False,
+) -> None:
+    """Show what `up` would change (reads AWS, changes nothing)."""
+    with _errors(json_out):
+        from provisioner import render
+        from provisioner import stack as ops
+
+        stk = ops.open_stack(_options(config, state, local))
+        with ops.locked(stk, "plan") as doc:
+            the_plan, _ = (ops.plan_down if destroy else ops.plan_up)(stk, doc)
+        if json_out:
+            render.emit_json(
+                {
+                    "ok": True,
+                    "stack": stk.config.environment,
+                    "changes": ops.describe_changes(the_plan.changes),
+                    "summary": {a.value: n for a, n in the_plan.summary().items()},
+                    "notices": [{"key": n.key, "message": n.message} for n in the_plan.notices],
+                }
+            )
+        else:
+            render.plan_table(the_plan, title=f"stack {stk.config.environment}")
+        if detailed_exitcode and not the_plan.is_empty:
+            raise typer.Exit(EXIT_CHANGES)
+
+
+@app.command()
+def up(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+    allow_replace: Annotated[
+        bool,
+        typer.Option("--allow-replace", help="Allow replacing resources AWS cannot update."),
+    ] = False,
+    parallelism: ParallelismOpt = None,
+) -> None:
+    """Create or update the stack so that it matches the configuration."""
+    with _errors(json_out):
+        from provisioner import render
+        from provisioner import stack as ops
+
+        stk = ops.open_stack(_options(config, state, local, parallelism))
+        with ops.locked(stk, "up") as doc:
+            the_plan, _ = ops.plan_up(stk, doc)
+            if not json_out:
+                render.plan_table(the_plan, title=f"stack {stk.config.environment}")
+            if the_plan.is_empty:
+                if json_out:
+                    render.emit_json({"ok": True, "changes": [], "resources": _ids(doc)})
+                return
+            ops.check_replacements(the_plan, allow_replace)
+            _confirm(f"Apply these changes to stack {stk.config.environment}?", yes)
+            report, final = _run_plan(
+                ops.execute, stk, the_plan, doc, json_mode=json_out, verb="up"
+            )
+        _finish(report, final, the_plan, json_out)
+
+
+@app.command()
+def down(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+    delete_data: Annotated[
+        bool,
+        typer.Option("--delete-data", help="Also delete the bucket and every object in it."),
+    ] = False,
+    delete_logs: Annotated[
+        bool,
+        typer.Option("--delete-logs", help="Also delete the flow-log log group."),
+    ] = False,
+    parallelism: ParallelismOpt = None,
+) -> None:
+    """Delete every resource of the stack, in dependency order."""
+    with _errors(json_out):
+        from provisioner import render
+        from provisioner import stack as ops
+
+        stk = ops.open_stack(_options(config, state, local, parallelism))
+        with ops.locked(stk, "down") as doc:
+            the_plan, _ = ops.plan_down(stk, doc)
+            if not json_out:
+                render.plan_table(the_plan, title=f"destroy stack {stk.config.environment}")
+            if the_plan.is_empty:
+                if json_out:
+                    render.emit_json({"ok": True, "changes": [], "resources": _ids(doc)})
+                return
+            _confirm(f"Delete stack {stk.config.environment}?", yes)
+            report, final = _run_plan(
+                ops.execute,
+                stk,
+                the_plan,
+                doc,
+                json_mode=json_out,
+                verb="down",
+                delete_data=delete_data,
+                delete_logs=delete_logs,
+            )
+        _finish(report, final, the_plan, json_out)
+
+
+def _ids(doc: Any) -> dict[str, str]:
+    return {k: r.id for k, r in doc.resources.items()} if doc is not None else {}
+
+
+def _finish(report: Any, final: Any, the_plan: Any, json_mode: bool) -> None:
+    from provisioner import render
+    from provisioner import stack as ops
+
+    if json_mode:
+        render.emit_json(
+            {
+                "ok": not report.failed and report.ok,
+                "changes": ops.describe_changes(the_plan.changes),
+                "results": [
+                    {"key": k, "phase": p.value, "status": r.status.value, "message": r.message}
+                    for (k, p), r in report.results.items()
+                ],
+                "errors": [
+                    {"key": k, "phase": p.value, **_error_doc(r.error)}
+                    if r.error
+                    else {"key": k, "phase": p.value, "message": r.message}
+                    for (k, p), r in report.failed
+                ],
+                "resources": _ids(final),
+            }
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the resources in the state and whether each still exists in AWS."""
+    with _errors(json_out):
+        from provisioner import render
+        from provisioner import stack as ops
+
+        stk = ops.open_stack(_options(config, state, local))
+        doc = ops.read_state(stk)
+        the_plan, snap = ops.plan_up(stk, doc)
+        rows = []
+        for key, rec in sorted((doc.resources if doc else {}).items()):
+            step = the_plan.step_by_key.get(key)
+            if key not in snap.live:
+                st = "missing"
+            elif step is not None and step.changes:
+                st = "drifted"
+            else:
+                st = "exists"
+            rows.append({"key": key, "kind": rec.kind, "id": rec.id, "status": st})
+        if json_out:
+            render.emit_json({"ok": True, "state": stk.backend.describe(), "resources": rows})
+            return
+        if not rows:
+            render.err.print(f"no resources in {stk.backend.describe()}")
+            return
+        render.status_table(rows)
+
+
+@app.command()
+def output(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the ids the next steps need (VPC, subnets, route tables, NAT gateways, ...)."""
+    with _errors(json_out):
+        from provisioner import render
+        from provisioner.outputs import outputs
+        from provisioner.stack import read_state_only
+
+        cfg, doc = read_state_only(_options(config, state, local))
+        if doc is None or not doc.resources:
+            raise SmprovError(
+                f"stack {cfg.environment} has no resources in its state",
+                hint="run `smprov up` first (with --local for the emulator)",
+            )
+        values = outputs(doc, cfg)
+        if json_out:
+            render.emit_json(values)
+        else:
+            render.outputs_text(values)
+
+
+@app.command(name="import")
+def import_(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+) -> None:
+    """Adopt the stack's existing resources (found by tag) into the state; changes nothing."""
+    with _errors():
+        from provisioner import render
+        from provisioner import stack as ops
+
+        stk = ops.open_stack(_options(config, state, local))
+        with ops.locked(stk, "import") as doc:
+            found = ops.adopt_into_state(stk, doc)
+        render.err.print(f"imported {found} resource(s) into {stk.backend.describe()}")
+
+
+@app.command()
+def unlock(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+) -> None:
+    """Remove a stale state lock left by a smprov that died."""
+    with _errors():
+        from provisioner import render
+        from provisioner.stack import backend_only
+
+        render.err.print(backend_only(_options(config, state, local)).unlock())
+
+
+@local_app.command("stop")
+def local_stop() -> None:
+    """Stop the embedded emulator (its emulated resources are lost)."""
+    with _errors():
+        from provisioner import local, render
+
+        render.err.print(local.stop())
+
+
+@local_app.command("status")
+def local_status() -> None:
+    """Say whether the embedded emulator is running."""
+    with _errors():
+        from provisioner import local, render
+
+        running = local.is_running()
+        render.err.print(
+            f"local emulator on {local.endpoint_url(local.local_port())} is "
+            + ("running" if running else "not running")
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

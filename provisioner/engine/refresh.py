@@ -1,0 +1,80 @@
+"""The read phase: one batched read per kind, finding recorded and unrecorded resources alike.
+
+Kinds are read in waves by kind-level dependency (VPC before subnets before associations) so a kind
+found through its parent can resolve the parent's id; kinds within a wave are read concurrently.
+Identical describe calls within one refresh are shared (``ReadCache``), so route tables, routes and
+associations cost one DescribeRouteTables together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from provisioner.aws.errors import to_aws_error
+from provisioner.engine.model import Desired, Live
+from provisioner.engine.planner import Recorded, Snapshot, kind_dependencies, resolve
+from provisioner.errors import SmprovError
+from provisioner.kinds.base import Ctx, Kind, ReadItem
+from provisioner.kinds.ec2 import ReadCache
+
+
+def read_waves(kind_deps: Mapping[str, set[str]], names: set[str]) -> list[list[str]]:
+    """Group kinds so that each wave only depends on kinds of earlier waves."""
+    remaining = set(names)
+    waves: list[list[str]] = []
+    while remaining:
+        wave = sorted(k for k in remaining if not (kind_deps.get(k, set()) & remaining))
+        if not wave:  # a kind-level loop cannot order reads; read the rest together
+            wave = sorted(remaining)
+        waves.append(wave)
+        remaining -= set(wave)
+    return waves
+
+
+def refresh(
+    ctx: Ctx,
+    kinds: Mapping[str, Kind],
+    desired: Sequence[Desired],
+    recorded: Mapping[str, Recorded],
+    *,
+    parallelism: int = 10,
+) -> Snapshot:
+    """Read every kind the blueprint or the state mentions; return what is live, by key."""
+    items: dict[str, list[ReadItem]] = {}
+    for d in desired:
+        rec = recorded.get(d.key)
+        items.setdefault(d.kind, []).append(ReadItem(d.key, rec.id if rec else None, d.spec))
+    desired_keys = {d.key for d in desired}
+    for key, rec in recorded.items():
+        if key not in desired_keys:
+            items.setdefault(rec.kind, []).append(ReadItem(key, rec.id, None))
+    unknown = sorted(k for k in items if k not in kinds)
+    if unknown:
+        raise SmprovError(
+            f"the state records resources of kinds this smprov does not know: {', '.join(unknown)}",
+            hint="use the smprov version that wrote the state",
+        )
+
+    ctx = dataclasses.replace(ctx, read_cache=ReadCache())
+    live: dict[str, Live] = {}
+    kind_of: dict[str, str] = {}
+    kind_deps = kind_dependencies(desired)
+
+    def read_one(name: str) -> dict[str, Live]:
+        try:
+            return kinds[name].read(ctx, items[name], lambda value: resolve(value, live))
+        except SmprovError:
+            raise
+        except Exception as exc:
+            raise to_aws_error(exc, f"reading {kinds[name].label or name}s") from exc
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for wave in read_waves(kind_deps, set(items)):
+            results = list(pool.map(read_one, wave))
+            for name, found in zip(wave, results, strict=True):
+                for key, value in found.items():
+                    live[key] = value
+                    kind_of[key] = name
+    return Snapshot(live, kind_of)

@@ -1,0 +1,207 @@
+"""The contract every resource kind follows: the same verbs, the same rules.
+
+A kind is a small class that knows one AWS resource type. The engine knows no AWS: it calls these
+verbs and records what they return.
+
+Rules (checked by tests/kinds/test_contract.py):
+1. ``read`` is batched: one call (or a fixed few) per kind, never one per resource. EC2 kinds read
+   by the ``smprov:stack`` tag so the same call finds resources the state does not know yet (a crash
+   between create and record, or a lost state file): they come back keyed by their ``smprov:key``
+   tag and the engine adopts them instead of creating a duplicate. A resource in a terminal state
+   (``deleted``, ``deleting``, ``failed``) reads as absent.
+2. Tags are written at create time (``TagSpecifications``, ``Tags=``, ``Tagging=``) so a resource is
+   never untagged, even for a moment; later changes go through ``aws.tags.compare_tags``.
+3. ``create`` passes ``token`` as ``ClientToken`` where the API takes one; the engine records the
+   token as an intent in the state before the call, so a retried create after a crash is the same
+   request to AWS.
+4. Waits are bounded and use ``ctx.timing``; they raise AwsError with AWS's own failure message.
+5. ``delete`` of something already gone succeeds. ``update`` changes only fields not in
+   ``replace_on`` (those force a replacement, decided by the planner).
+6. Kinds never call each other and never import rich or typer; they know only ``Ctx`` and boto3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from provisioner.aws.clients import Clients
+from provisioner.aws.retry import Timing, retry_when, wait_until
+from provisioner.engine.model import UNKNOWN, FieldChange, Live
+
+Resolver = Callable[[Any], Any]
+
+STACK_TAG = "smprov:stack"
+KEY_TAG = "smprov:key"
+
+
+def _ignore(_message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Everything a kind needs, passed explicitly (never global)."""
+
+    clients: Clients
+    stack: str
+    region: str
+    account: str
+    partition: str = "aws"
+    timing: Timing = field(default_factory=Timing)
+    report: Callable[[str], None] = _ignore
+    delete_data: bool = False
+    delete_logs: bool = False
+    #: Set during a refresh so kinds reading the same describe share one call.
+    read_cache: Any = None
+
+    def for_step(self, report: Callable[[str], None]) -> Ctx:
+        """A copy whose ``report`` shows what one running step is doing or waiting for."""
+        return dataclasses.replace(self, report=report)
+
+    def client(self, service: str) -> Any:
+        return self.clients(service)
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account if account else ''}:{resource}"
+        )
+
+    def retry(
+        self,
+        fn: Callable[[], Any],
+        *,
+        codes: Sequence[str],
+        what: str,
+        timeout: float | None = None,
+        message_contains: str | None = None,
+    ) -> Any:
+        return retry_when(
+            fn,
+            codes=codes,
+            timeout=self.timing.consistency_timeout if timeout is None else timeout,
+            timing=self.timing,
+            what=what,
+            message_contains=message_contains,
+        )
+
+    def wait(self, check: Callable[[], Any], *, what: str, timeout: float | None = None) -> Any:
+        self.report(f"waiting for {what}")
+        return wait_until(
+            check,
+            timeout=self.timing.ready_timeout if timeout is None else timeout,
+            timing=self.timing,
+            what=what,
+        )
+
+
+@dataclass(frozen=True)
+class ReadItem:
+    """A key the engine wants read: its recorded id (if any) and its unresolved desired spec."""
+
+    key: str
+    id: str | None
+    spec: Mapping[str, Any] | None
+
+
+class Kind:
+    """Defaults shared by every kind; subclasses set the class attributes and the verbs."""
+
+    name: ClassVar[str]
+    #: Fields AWS cannot change in place: a change plans as a replacement.
+    replace_on: ClassVar[frozenset[str]] = frozenset()
+    #: Fields compared as sets (order does not matter).
+    unordered: ClassVar[frozenset[str]] = frozenset()
+    #: Spec fields used only at create time and never compared (e.g. the content source path).
+    create_only: ClassVar[frozenset[str]] = frozenset()
+    #: Name-keyed kinds (bucket, role, log group) must delete the old one before making the new.
+    delete_before_replace: ClassVar[bool] = True
+    #: What the plan calls this kind in its output ("subnet", "NAT gateway").
+    label: ClassVar[str] = ""
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        """Live resources for ``items`` (missing ones absent), plus any other resource of this
+        stack and kind that AWS has (keyed by its ``smprov:key`` tag): those are adopted or, when
+        no longer desired, deleted. ``resolve`` turns a spec's Refs into ids of resources the same
+        refresh has already read (UNKNOWN when not known), for kinds found through their parent.
+        """
+        raise NotImplementedError
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        raise NotImplementedError
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        raise NotImplementedError(f"{self.name} cannot be updated in place")
+
+    def delete(self, ctx: Ctx, live: Live) -> str | None:
+        """Delete it (already gone is success). Return a reason instead to keep it: data the
+        user did not ask to delete (``--delete-data``, ``--delete-logs``) stays, and so does its
+        state entry."""
+        raise NotImplementedError
+
+    def uses_token(self) -> bool:
+        """Whether ``create`` sends the engine's token to AWS as a ClientToken."""
+        return False
+
+    def diff(self, live: Live, spec: Mapping[str, Any]) -> list[FieldChange]:
+        """Field-level differences between a resolved spec and what is live."""
+        changes: list[FieldChange] = []
+        for name, want in spec.items():
+            if name in self.create_only:
+                continue
+            have = live.get(name)
+            if name == "tags":
+                want_tags = {k: v for k, v in (want or {}).items()}
+                have_tags = {k: v for k, v in (have or {}).items() if not k.startswith("aws:")}
+                if want_tags != have_tags:
+                    changes.append(FieldChange("tags", have_tags, want_tags))
+                continue
+            if not self.same(name, have, want):
+                changes.append(FieldChange(name, have, want, name in self.replace_on))
+        return changes
+
+    def same(self, name: str, have: Any, want: Any) -> bool:
+        if want is UNKNOWN:
+            return False
+        if name in self.unordered and isinstance(want, list | tuple):
+            if not isinstance(have, list | tuple):
+                return False
+            if UNKNOWN in want:
+                return False
+            return sorted(map(_sort_key, have)) == sorted(map(_sort_key, want))
+        return _plain(have) == _plain(want)
+
+    def outputs(self, live: Live) -> Mapping[str, Any]:
+        return {"id": live.id}
+
+
+def _plain(value: Any) -> Any:
+    """Compare tuples and lists alike (specs use tuples, AWS answers use lists)."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _sort_key(value: Any) -> str:
+    import json
+
+    return json.dumps(_plain(value), sort_keys=True, default=str)
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def tag_dict(tags: Sequence[Mapping[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or () if not t["Key"].startswith("aws:")}
+
+
+def tag_specs(resource_type: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource_type, "Tags": tag_list(tags)}]

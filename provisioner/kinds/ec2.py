@@ -1,0 +1,200 @@
+"""What every EC2 kind shares: tag-scoped batched describes, tag sync, forgiving deletes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from provisioner.aws.errors import error_code, has_code
+from provisioner.aws.tags import compare_tags
+from provisioner.engine.model import Live
+from provisioner.errors import AwsError
+from provisioner.kinds.base import KEY_TAG, STACK_TAG, Ctx, Kind, ReadItem, Resolver, tag_dict
+
+#: States in which a resource is as good as gone (it will never come back).
+TERMINAL_STATES = frozenset({"deleted", "deleting", "failed", "rejected", "expired"})
+
+
+class ReadCache:
+    """Memoises identical describe calls within one refresh (several kinds read route tables)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[tuple[str, str, str], Any] = {}
+
+    def get_or_call(self, key: tuple[str, str, str], call: Any) -> Any:
+        with self._lock:
+            if key in self._data:
+                return self._data[key]
+        value = call()
+        with self._lock:
+            self._data.setdefault(key, value)
+            return self._data[key]
+
+
+def describe_all(ctx: Ctx, method: str, result_key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a describe call, following NextToken (AWS pages; moto does not)."""
+    client = ctx.client("ec2")
+
+    def call() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        if client.can_paginate(method):
+            for page in client.get_paginator(method).paginate(**params):
+                items.extend(page.get(result_key, []))
+        else:
+            items.extend(getattr(client, method)(**params).get(result_key, []))
+        return items
+
+    cache: ReadCache | None = getattr(ctx, "read_cache", None)
+    if cache is None:
+        return call()
+    import json
+
+    return cache.get_or_call((method, result_key, json.dumps(params, sort_keys=True)), call)
+
+
+def stack_filter(ctx: Ctx) -> list[dict[str, Any]]:
+    return [{"Name": f"tag:{STACK_TAG}", "Values": [ctx.stack]}]
+
+
+def sync_ec2_tags(
+    ctx: Ctx, resource_id: str, have: Mapping[str, str], want: Mapping[str, str]
+) -> None:
+    """Bring one resource's tags to ``want`` with at most one create and one delete call."""
+    to_set, to_unset = compare_tags(have, want)
+    ec2 = ctx.client("ec2")
+    if to_set:
+        ec2.create_tags(
+            Resources=[resource_id],
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(to_set.items())],
+        )
+    if to_unset:
+        ec2.delete_tags(Resources=[resource_id], Tags=[{"Key": k} for k in to_unset])
+
+
+def ignore_missing(fn: Any, *codes: str) -> bool:
+    """Run a delete; True if it ran, False if AWS says the thing is already gone."""
+    try:
+        fn()
+    except Exception as exc:
+        if has_code(exc, *codes):
+            return False
+        raise
+    return True
+
+
+def blocking_interfaces(ctx: Ctx, *, name: str, value: str) -> str:
+    """Describe the network interfaces that keep a subnet/VPC/SG from being deleted."""
+    try:
+        enis = describe_all(
+            ctx,
+            "describe_network_interfaces",
+            "NetworkInterfaces",
+            Filters=[{"Name": name, "Values": [value]}],
+        )
+    except Exception:  # naming the blocker is best effort; the original error still stands
+        return ""
+    if not enis:
+        return ""
+    parts = []
+    for eni in enis[:5]:
+        desc = eni.get("Description") or eni.get("InterfaceType") or "no description"
+        parts.append(f"{eni['NetworkInterfaceId']} ({desc})")
+    more = f" and {len(enis) - 5} more" if len(enis) > 5 else ""
+    return "; still in use by network interfaces smprov did not create: " + ", ".join(parts) + more
+
+
+def delete_with_dependency_retry(
+    ctx: Ctx, fn: Any, *, what: str, not_found: Sequence[str], eni_filter: tuple[str, str] | None
+) -> None:
+    """Delete, retrying ``DependencyViolation`` while AWS detaches things, then name the blocker."""
+    try:
+        ctx.retry(
+            lambda: ignore_missing(fn, *not_found),
+            codes=("DependencyViolation", "InvalidIPAddress.InUse"),
+            what=f"deleting {what}",
+            timeout=ctx.timing.dependency_timeout,
+        )
+    except AwsError as exc:
+        if exc.code == "DependencyViolation" and eni_filter is not None:
+            blocker = blocking_interfaces(ctx, name=eni_filter[0], value=eni_filter[1])
+            raise AwsError(
+                exc.message + blocker,
+                code=exc.code,
+                hint=(
+                    "remove what still uses it (for example a SageMaker job's network interface), "
+                    "then run smprov down again"
+                )
+                if blocker
+                else exc.hint,
+            ) from exc
+        raise
+
+
+class Ec2Kind(Kind):
+    """An EC2 resource read with one tag-filtered describe per refresh."""
+
+    describe: ClassVar[str]
+    result_key: ClassVar[str]
+    id_field: ClassVar[str]
+    id_filter: ClassVar[str]
+    resource_type: ClassVar[str]
+    #: DescribeNatGateways alone calls its filter parameter "Filter".
+    filter_param: ClassVar[str] = "Filters"
+
+    def to_live(self, raw: Mapping[str, Any]) -> Live:
+        raise NotImplementedError
+
+    def is_gone(self, raw: Mapping[str, Any]) -> bool:
+        state = raw.get("State")
+        return isinstance(state, str) and state.lower() in TERMINAL_STATES
+
+    def raw_by_key(self, ctx: Ctx, items: Sequence[ReadItem]) -> dict[str, dict[str, Any]]:
+        """The stack's resources of this kind by ``smprov:key``; recorded ids whose tags were
+        removed out of band are looked up by id (a second call only in that drift case)."""
+        found: dict[str, dict[str, Any]] = {}
+        raws = describe_all(
+            ctx, self.describe, self.result_key, **{self.filter_param: stack_filter(ctx)}
+        )
+        recorded = {item.id: item.key for item in items if item.id}
+        for raw in raws:
+            tags = tag_dict(raw.get("Tags"))
+            # moto ignores tag filters on some calls (NAT gateways): check the tag here too.
+            if tags.get(STACK_TAG) != ctx.stack or self.is_gone(raw):
+                continue
+            rid = raw[self.id_field]
+            key = recorded.get(rid) or tags.get(KEY_TAG)
+            if not key:
+                continue
+            if key in found:
+                # Two resources claim one key: keep the recorded one, the other is a duplicate the
+                # engine deletes (it is ours by tag, and nothing refers to it).
+                keep_new = recorded.get(rid) == key
+                dup_raw = found[key] if keep_new else raw
+                found[f"{key}#{dup_raw[self.id_field]}"] = dup_raw
+                if not keep_new:
+                    continue
+            found[key] = raw
+        seen = {raw[self.id_field] for raw in found.values()}
+        missing = [rid for rid in recorded if rid not in seen]
+        if missing:
+            for raw in describe_all(
+                ctx,
+                self.describe,
+                self.result_key,
+                **{self.filter_param: [{"Name": self.id_filter, "Values": missing}]},
+            ):
+                if not self.is_gone(raw) and raw[self.id_field] in recorded:
+                    found[recorded[raw[self.id_field]]] = raw
+        return found
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        return {key: self.to_live(raw) for key, raw in self.raw_by_key(ctx, items).items()}
+
+    def sync_tags(self, ctx: Ctx, live: Live, want: Mapping[str, str]) -> None:
+        sync_ec2_tags(ctx, live.id, live.get("tags") or {}, want)
+
+
+def code_of(exc: BaseException) -> str | None:
+    return error_code(exc)

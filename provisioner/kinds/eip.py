@@ -1,0 +1,66 @@
+"""Elastic IPs for the NAT gateways (one per NAT gateway)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.engine.model import FieldChange, Live
+from provisioner.kinds.base import Ctx, tag_dict, tag_specs
+from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
+
+NOT_FOUND = ("InvalidAllocationID.NotFound",)
+
+
+class ElasticIp(Ec2Kind):
+    name = "eip"
+    label = "Elastic IP"
+    describe = "describe_addresses"
+    result_key = "Addresses"
+    id_field = "AllocationId"
+    id_filter = "allocation-id"
+    resource_type = "elastic-ip"
+    replace_on = frozenset({"domain"})
+
+    def to_live(self, raw: Mapping[str, Any]) -> Live:
+        return Live(
+            raw["AllocationId"],
+            {
+                "domain": raw.get("Domain", "vpc"),
+                "public_ip": raw.get("PublicIp"),
+                "tags": tag_dict(raw.get("Tags")),
+            },
+        )
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        raw = ctx.client("ec2").allocate_address(
+            Domain=spec["domain"], TagSpecifications=tag_specs("elastic-ip", spec["tags"])
+        )
+        return Live(
+            raw["AllocationId"],
+            {
+                "domain": spec["domain"],
+                "public_ip": raw.get("PublicIp"),
+                "tags": dict(spec["tags"]),
+            },
+        )
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        self.sync_tags(ctx, live, spec["tags"])
+        return Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
+
+    def delete(self, ctx: Ctx, live: Live) -> None:
+        ec2 = ctx.client("ec2")
+        # AWS may still hold the address for a NAT gateway that has just reached `deleted`.
+        delete_with_dependency_retry(
+            ctx,
+            lambda: ec2.release_address(AllocationId=live.id),
+            what=f"Elastic IP {live.id}",
+            not_found=NOT_FOUND,
+            eni_filter=None,
+        )
+
+    def outputs(self, live: Live) -> Mapping[str, Any]:
+        return {"id": live.id, "public_ip": live.get("public_ip")}

@@ -1,0 +1,123 @@
+"""Public NAT gateways; creation and deletion each take minutes on AWS and are waited for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.aws.errors import error_code
+from provisioner.engine.model import FieldChange, Live
+from provisioner.errors import AwsError
+from provisioner.kinds.base import Ctx, tag_dict, tag_specs
+from provisioner.kinds.ec2 import Ec2Kind, describe_all, ignore_missing
+
+NOT_FOUND = ("NatGatewayNotFound", "InvalidNatGatewayID.NotFound")
+
+
+class NatGateway(Ec2Kind):
+    name = "nat_gateway"
+    label = "NAT gateway"
+    describe = "describe_nat_gateways"
+    result_key = "NatGateways"
+    id_field = "NatGatewayId"
+    id_filter = "nat-gateway-id"
+    resource_type = "natgateway"
+    replace_on = frozenset({"subnet_id", "allocation_id"})
+    filter_param = "Filter"
+
+    def uses_token(self) -> bool:
+        return True
+
+    def to_live(self, raw: Mapping[str, Any]) -> Live:
+        addresses = raw.get("NatGatewayAddresses") or [{}]
+        return Live(
+            raw["NatGatewayId"],
+            {
+                "subnet_id": raw.get("SubnetId"),
+                "allocation_id": addresses[0].get("AllocationId"),
+                "public_ip": addresses[0].get("PublicIp"),
+                "state": raw.get("State"),
+                "tags": tag_dict(raw.get("Tags")),
+            },
+        )
+
+    def diff(self, live: Live, spec: Mapping[str, Any]) -> list[FieldChange]:
+        changes = super().diff(live, spec)
+        if live.get("state") == "pending":
+            # Adopted while still coming up (a crash during the wait): the update waits for it.
+            changes.append(FieldChange("state", "pending", "available"))
+        return changes
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        ec2 = ctx.client("ec2")
+        raw = ctx.retry(
+            lambda: ec2.create_nat_gateway(
+                SubnetId=spec["subnet_id"],
+                AllocationId=spec["allocation_id"],
+                ConnectivityType="public",
+                ClientToken=token,
+                TagSpecifications=tag_specs("natgateway", spec["tags"]),
+            )["NatGateway"],
+            codes=("InvalidSubnetID.NotFound", "InvalidAllocationID.NotFound"),
+            what=f"creating NAT gateway in {spec['subnet_id']}",
+        )
+        live = self.to_live(raw)
+        if live.get("state") != "available":
+            live = self.wait_available(ctx, live.id)
+        return live
+
+    def wait_available(self, ctx: Ctx, nat_id: str) -> Live:
+        ec2 = ctx.client("ec2")
+
+        def check() -> Live | None:
+            try:
+                raw = ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"]
+            except Exception as exc:
+                if error_code(exc) in NOT_FOUND:  # not yet visible right after create
+                    return None
+                raise
+            if not raw:
+                return None
+            state = raw[0].get("State")
+            if state == "available":
+                return self.to_live(raw[0])
+            if state in ("failed", "deleting", "deleted"):
+                raise AwsError(
+                    f"NAT gateway {nat_id} became {state}: "
+                    f"{raw[0].get('FailureCode', '')}: {raw[0].get('FailureMessage', '')}",
+                    code=raw[0].get("FailureCode") or "NatGatewayFailed",
+                )
+            return None
+
+        return ctx.wait(check, what=f"NAT gateway {nat_id} to become available")
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        fields = {c.path for c in changes}
+        if "state" in fields:
+            live = self.wait_available(ctx, live.id)
+        if "tags" in fields:
+            self.sync_tags(ctx, live, spec["tags"])
+            live = Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
+        return live
+
+    def delete(self, ctx: Ctx, live: Live) -> None:
+        ec2 = ctx.client("ec2")
+        ignore_missing(lambda: ec2.delete_nat_gateway(NatGatewayId=live.id), *NOT_FOUND)
+
+        def gone() -> bool | None:
+            # A filter never fails on an unknown id (NatGatewayIds would), and moto crashes on
+            # unknown ids: ask by filter.
+            raws = describe_all(
+                ctx,
+                "describe_nat_gateways",
+                "NatGateways",
+                Filter=[{"Name": "nat-gateway-id", "Values": [live.id]}],
+            )
+            return True if all(r.get("State") in ("deleted", "failed") for r in raws) else None
+
+        ctx.wait(gone, what=f"NAT gateway {live.id} to be deleted")
+
+    def outputs(self, live: Live) -> Mapping[str, Any]:
+        return {"id": live.id, "public_ip": live.get("public_ip")}

@@ -1,0 +1,83 @@
+"""Route tables: one public, one private per NAT gateway. Routes and associations are kinds of
+their own (route.py, route_table_association.py) so each can wait only for what it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.engine.model import FieldChange, Live
+from provisioner.kinds.base import Ctx, tag_dict, tag_specs
+from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
+
+NOT_FOUND = ("InvalidRouteTableID.NotFound",)
+
+
+class RouteTable(Ec2Kind):
+    name = "route_table"
+    label = "route table"
+    describe = "describe_route_tables"
+    result_key = "RouteTables"
+    id_field = "RouteTableId"
+    id_filter = "route-table-id"
+    resource_type = "route-table"
+    replace_on = frozenset({"vpc_id"})
+
+    def uses_token(self) -> bool:
+        return True
+
+    def to_live(self, raw: Mapping[str, Any]) -> Live:
+        return Live(
+            raw["RouteTableId"],
+            {
+                "vpc_id": raw.get("VpcId"),
+                "tags": tag_dict(raw.get("Tags")),
+                "associations": [
+                    a["RouteTableAssociationId"]
+                    for a in raw.get("Associations", [])
+                    if not a.get("Main") and a.get("RouteTableAssociationId")
+                ],
+            },
+        )
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        ec2 = ctx.client("ec2")
+        raw = ctx.retry(
+            lambda: ec2.create_route_table(
+                VpcId=spec["vpc_id"],
+                ClientToken=token,
+                TagSpecifications=tag_specs("route-table", spec["tags"]),
+            )["RouteTable"],
+            codes=("InvalidVpcID.NotFound",),
+            what="creating route table",
+        )
+        return Live(
+            raw["RouteTableId"],
+            {"vpc_id": raw.get("VpcId"), "tags": dict(spec["tags"]), "associations": []},
+        )
+
+    def diff(self, live: Live, spec: Mapping[str, Any]) -> list[FieldChange]:
+        return super().diff(live, {k: v for k, v in spec.items() if k != "associations"})
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        self.sync_tags(ctx, live, spec["tags"])
+        return Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
+
+    def delete(self, ctx: Ctx, live: Live) -> None:
+        ec2 = ctx.client("ec2")
+        # Associations are normally removed first by their own kind; an orphan table found by
+        # tag may still have some, and AWS refuses to delete it until they are gone.
+        for assoc in live.get("associations") or []:
+            ignore_missing(
+                lambda a=assoc: ec2.disassociate_route_table(AssociationId=a),
+                "InvalidAssociationID.NotFound",
+            )
+        delete_with_dependency_retry(
+            ctx,
+            lambda: ec2.delete_route_table(RouteTableId=live.id),
+            what=f"route table {live.id}",
+            not_found=NOT_FOUND,
+            eni_filter=None,
+        )

@@ -1,0 +1,122 @@
+"""The VPC, with DNS support and hostnames and its DHCP options association."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.engine.model import FieldChange, Live
+from provisioner.kinds.base import Ctx, ReadItem, Resolver, tag_dict, tag_specs
+from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
+
+NOT_FOUND = ("InvalidVpcID.NotFound",)
+# AWS's defaults for a new non-default VPC (ModifyVpcAttribute docs): support on, hostnames off.
+AWS_DEFAULT_DNS = {"enable_dns_support": True, "enable_dns_hostnames": False}
+ATTRIBUTE_NAMES = {
+    "enable_dns_support": "EnableDnsSupport",
+    "enable_dns_hostnames": "EnableDnsHostnames",
+}
+
+
+class Vpc(Ec2Kind):
+    name = "vpc"
+    label = "VPC"
+    describe = "describe_vpcs"
+    result_key = "Vpcs"
+    id_field = "VpcId"
+    id_filter = "vpc-id"
+    resource_type = "vpc"
+    replace_on = frozenset({"cidr_block"})
+
+    def to_live(self, raw: Mapping[str, Any]) -> Live:
+        return Live(
+            raw["VpcId"],
+            {
+                "cidr_block": raw.get("CidrBlock"),
+                "dhcp_options_id": raw.get("DhcpOptionsId"),
+                "tags": tag_dict(raw.get("Tags")),
+                "state": raw.get("State"),
+            },
+        )
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        lives = super().read(ctx, items, resolve)
+        ec2 = ctx.client("ec2")
+        out = {}
+        for key, live in lives.items():
+            attrs = dict(live.attrs)
+            # DescribeVpcs carries no DNS fields: one DescribeVpcAttribute per attribute.
+            for field, aws_name in ATTRIBUTE_NAMES.items():
+                answer = ec2.describe_vpc_attribute(
+                    VpcId=live.id, Attribute=aws_name[0].lower() + aws_name[1:]
+                )
+                attrs[field] = bool(answer.get(aws_name, {}).get("Value"))
+            out[key] = Live(live.id, attrs)
+        return out
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        ec2 = ctx.client("ec2")
+        vpc = ec2.create_vpc(
+            CidrBlock=spec["cidr_block"], TagSpecifications=tag_specs("vpc", spec["tags"])
+        )["Vpc"]
+        live = Live(
+            vpc["VpcId"],
+            {
+                "cidr_block": vpc["CidrBlock"],
+                "dhcp_options_id": vpc.get("DhcpOptionsId"),
+                "tags": tag_dict(vpc.get("Tags")) or dict(spec["tags"]),
+                "state": vpc.get("State"),
+                **AWS_DEFAULT_DNS,
+            },
+        )
+        changes = [c for c in self.diff(live, spec) if c.path != "tags"]
+        return self.update(ctx, live, spec, changes) if changes else live
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        ec2 = ctx.client("ec2")
+        attrs = dict(live.attrs)
+        fields = {c.path for c in changes}
+        # AWS accepts one attribute per ModifyVpcAttribute call; hostnames need support on, so
+        # turn support on first and hostnames off first.
+        order = ["enable_dns_support", "enable_dns_hostnames"]
+        if not spec.get("enable_dns_support", True):
+            order.reverse()
+        for field in order:
+            if field in fields:
+                value = bool(spec[field])
+                ctx.retry(
+                    lambda f=field, v=value: ec2.modify_vpc_attribute(
+                        VpcId=live.id, **{ATTRIBUTE_NAMES[f]: {"Value": v}}
+                    ),
+                    codes=NOT_FOUND,
+                    what=f"setting {field} on {live.id}",
+                )
+                attrs[field] = value
+        if "dhcp_options_id" in fields and spec.get("dhcp_options_id"):
+            ctx.retry(
+                lambda: ec2.associate_dhcp_options(
+                    DhcpOptionsId=spec["dhcp_options_id"], VpcId=live.id
+                ),
+                codes=(*NOT_FOUND, "InvalidDhcpOptionID.NotFound"),
+                what=f"associating DHCP options with {live.id}",
+            )
+            attrs["dhcp_options_id"] = spec["dhcp_options_id"]
+        if "tags" in fields:
+            self.sync_tags(ctx, live, spec["tags"])
+            attrs["tags"] = dict(spec["tags"])
+        return Live(live.id, attrs)
+
+    def delete(self, ctx: Ctx, live: Live) -> None:
+        ec2 = ctx.client("ec2")
+        delete_with_dependency_retry(
+            ctx,
+            lambda: ec2.delete_vpc(VpcId=live.id),
+            what=f"VPC {live.id}",
+            not_found=NOT_FOUND,
+            eni_filter=("vpc-id", live.id),
+        )
+
+    def outputs(self, live: Live) -> Mapping[str, Any]:
+        return {"id": live.id, "cidr_block": live.get("cidr_block")}

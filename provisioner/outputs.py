@@ -1,0 +1,72 @@
+"""What `smprov output` prints: the ids and names the next steps (training jobs, CI) need.
+
+Computed from the state alone (no AWS call), in zone order, so scripts can index the lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from provisioner.config import StackConfig
+from provisioner.store.document import StateDocument
+
+Section = Callable[[Mapping[str, Any], StackConfig], dict[str, Any]]
+
+
+def _ids(resources: Mapping[str, Any], keys: list[str]) -> list[str]:
+    return [resources[k].id for k in keys if k in resources]
+
+
+def _attr(resources: Mapping[str, Any], key: str, name: str) -> Any:
+    rec = resources.get(key)
+    return rec.attrs.get(name) if rec is not None else None
+
+
+def stack_zones(resources: Mapping[str, Any], config: StackConfig) -> list[str]:
+    """The stack's zones in slot order: the configured list, else those its subnets record."""
+    if config.zones:
+        return list(config.zones)
+    if not isinstance(config.availability_zones, int):
+        return list(config.availability_zones)
+    found = {
+        rec.attrs.get("availability_zone")
+        for key, rec in resources.items()
+        if key.startswith("subnet.private.")
+    }
+    return sorted(z for z in found if z)
+
+
+def network_outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    zones = stack_zones(resources, config)
+    vpc = resources.get("vpc")
+    private_tables = sorted(
+        {k for k in resources if k.startswith("route_table.private.")},
+        key=lambda k: zones.index(k.rsplit(".", 1)[1]) if k.rsplit(".", 1)[1] in zones else 99,
+    )
+    nat_keys = [f"nat_gateway.{z}" for z in zones]
+    return {
+        "region": config.region,
+        "azs": zones,
+        "vpc_id": vpc.id if vpc else None,
+        "vpc_cidr_block": _attr(resources, "vpc", "cidr_block"),
+        "public_subnets": _ids(resources, [f"subnet.public.{z}" for z in zones]),
+        "private_subnets": _ids(resources, [f"subnet.private.{z}" for z in zones]),
+        "database_subnets": _ids(resources, [f"subnet.database.{z}" for z in zones]),
+        "igw_id": resources["internet_gateway"].id if "internet_gateway" in resources else None,
+        "public_route_table_ids": _ids(resources, ["route_table.public"]),
+        "private_route_table_ids": _ids(resources, private_tables),
+        "natgw_ids": _ids(resources, nat_keys),
+        "nat_public_ips": [_attr(resources, k, "public_ip") for k in nat_keys if k in resources],
+    }
+
+
+SECTIONS: list[Section] = [network_outputs]
+
+
+def outputs(doc: StateDocument | None, config: StackConfig) -> dict[str, Any]:
+    resources = doc.resources if doc is not None else {}
+    values: dict[str, Any] = {"stack": config.environment}
+    for section in SECTIONS:
+        values.update(section(resources, config))
+    return values

@@ -1,0 +1,189 @@
+"""Everything a person sees: the plan table, live progress, status and output tables.
+
+Diagnostics and progress go to stderr; stdout carries only data (tables a user asked for, or one
+JSON document with --json), so ``smprov output --json | jq`` and CI parsing always work.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from provisioner.engine.model import UNKNOWN, Action, Phase, StepEvent, StepStatus
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+STYLE = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.REPLACE: "magenta",
+    Action.DELETE: "red",
+    Action.NOOP: "dim",
+}
+
+
+def fmt(value: Any) -> str:
+    if value is UNKNOWN:
+        return "(known after apply)"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}={fmt(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def plan_table(plan: Any, *, title: str, show_noop: bool = False) -> None:
+    """Print the plan: one line per resource with +, ~, -/+ or -, and the fields that differ."""
+    for notice in plan.notices:
+        err.print(f"[yellow]warning:[/] {notice.key}: {notice.message}")
+    steps = [s for s in plan.steps if show_noop or s.action is not Action.NOOP]
+    if not steps:
+        err.print(
+            f"[green]No changes.[/] {title} matches the configuration "
+            f"({len(plan.steps)} resources)."
+        )
+        return
+    table = Table(title=title, show_lines=False, expand=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("resource")
+    table.add_column("kind")
+    table.add_column("id")
+    table.add_column("details")
+    for step in steps:
+        style = STYLE[step.action]
+        details = [
+            f"{c.path}: {fmt(c.old)} → {fmt(c.new)}"
+            + (" (forces replacement)" if c.forces_replace else "")
+            for c in step.changes
+        ]
+        if step.reason:
+            details.append(step.reason)
+        table.add_row(
+            Text(step.action.symbol, style=style),
+            Text(step.key, style=style),
+            step.kind,
+            step.live.id if step.live else "",
+            "\n".join(details),
+        )
+    err.print(table)
+    err.print(summary_line(plan))
+
+
+def summary_line(plan: Any) -> str:
+    counts = plan.summary()
+    parts = [
+        f"{counts.get(Action.CREATE, 0)} to create",
+        f"{counts.get(Action.UPDATE, 0)} to update",
+        f"{counts.get(Action.REPLACE, 0)} to replace",
+        f"{counts.get(Action.DELETE, 0)} to delete",
+        f"{counts.get(Action.NOOP, 0)} unchanged",
+    ]
+    return "Plan: " + ", ".join(parts) + "."
+
+
+class ProgressSink:
+    """Turns StepEvents into live progress: one spinner line per running step (terminal), or
+    one plain line per finished step (CI logs). Called from worker threads."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or err
+        self._lock = threading.Lock()
+        self._tasks: dict[tuple[str, Phase], Any] = {}
+        self._progress: Any = None
+
+    @contextmanager
+    def live(self) -> Iterator[ProgressSink]:
+        if self.console.is_terminal:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            with self._progress:
+                yield self
+            self._progress = None
+        else:
+            yield self
+
+    def __call__(self, event: StepEvent) -> None:
+        node = (event.key, event.phase)
+        verb = "destroy" if event.phase is Phase.DESTROY else event.action.value
+        with self._lock:
+            if event.status is StepStatus.RUNNING:
+                if self._progress is not None:
+                    text = f"{verb} {event.key}: {event.message}"
+                    if node in self._tasks:
+                        self._progress.update(self._tasks[node], description=text)
+                    else:
+                        self._tasks[node] = self._progress.add_task(text, total=None)
+                return
+            if node in self._tasks and self._progress is not None:
+                self._progress.remove_task(self._tasks.pop(node))
+            mark = {
+                StepStatus.DONE: "[green]✓[/]",
+                StepStatus.FAILED: "[red]✗[/]",
+                StepStatus.SKIPPED: "[yellow]-[/]",
+                StepStatus.CANCELLED: "[yellow]-[/]",
+            }.get(event.status, "")
+            extra = f" ({event.elapsed:.1f}s)" if event.elapsed >= 1 else ""
+            self.console.print(f"{mark} {verb} {event.key}: {event.message}{extra}")
+
+
+def apply_summary(report: Any, *, verb: str) -> None:
+    done = report.count(StepStatus.DONE)
+    failed = report.failed
+    skipped = report.count(StepStatus.SKIPPED)
+    cancelled = report.count(StepStatus.CANCELLED)
+    if not failed and not cancelled:
+        err.print(f"[green]{verb} complete:[/] {done} step(s) done.")
+        return
+    err.print(
+        f"[red]{verb} incomplete:[/] {done} done, {len(failed)} failed, {skipped} skipped, "
+        f"{cancelled} not started. The state records exactly what exists; run again to continue."
+    )
+    for (key, phase), result in failed:
+        err.print(f"[red]error:[/] {phase.value} {key}: {result.message}")
+        if result.error is not None and result.error.hint:
+            err.print(f"  hint: {result.error.hint}")
+
+
+def status_table(rows: Sequence[Mapping[str, Any]]) -> None:
+    table = Table(title="resources in the state")
+    for col in ("key", "kind", "id", "status"):
+        table.add_column(col)
+    for row in rows:
+        status = row["status"]
+        style = {"exists": "green", "missing": "red", "drifted": "yellow"}.get(status, "")
+        table.add_row(row["key"], row["kind"], row["id"], Text(status, style=style))
+    out.print(table)
+
+
+def outputs_text(values: Mapping[str, Any]) -> None:
+    width = max((len(k) for k in values), default=0)
+    for key, value in values.items():
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        elif isinstance(value, Mapping):
+            value = json.dumps(value, sort_keys=True)
+        out.print(f"{key.ljust(width)} = {value}")
+
+
+def emit_json(document: Any) -> None:
+    """The one JSON document a --json command prints on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()

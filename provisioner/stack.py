@@ -1,0 +1,343 @@
+"""The operations behind the CLI: open a stack, plan, apply, destroy, inspect.
+
+The CLI parses arguments and renders; this module wires config, AWS clients, the state backend,
+the blueprint and the engine together, and knows no typer or rich.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provisioner.aws.clients import Clients
+from provisioner.aws.errors import to_aws_error
+from provisioner.aws.retry import Timing
+from provisioner.blueprint import build
+from provisioner.config import StackConfig, load_config
+from provisioner.engine.executor import ApplyReport, apply
+from provisioner.engine.model import Desired, Notice, StepEvent
+from provisioner.engine.planner import Plan, Recorded, Snapshot, make_plan
+from provisioner.engine.refresh import refresh
+from provisioner.errors import SmprovError, StateError, UsageError
+from provisioner.kinds import REGISTRY
+from provisioner.kinds.base import Ctx, Kind
+from provisioner.store.backend import StateBackend
+from provisioner.store.document import StateDocument
+from provisioner.store.local import LocalBackend
+from provisioner.store.recorder import Recorder
+
+LOCAL_STATE_DIR = Path("state") / "local"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every command shares: where the config and state are, and which AWS."""
+
+    config_path: Path | None = None
+    state: str | None = None
+    local: bool = False
+    parallelism: int | None = None
+    cwd: Path | None = None
+    #: Test and benchmark hooks: pre-built clients and timing (never set by the CLI).
+    clients: Clients | None = None
+    timing: Timing | None = None
+
+
+@dataclass
+class Stack:
+    """An opened stack: resolved config, AWS identity, state backend and the blueprint."""
+
+    config: StackConfig
+    clients: Clients
+    account: str
+    partition: str
+    endpoint: str | None
+    backend: StateBackend
+    desired: list[Desired]
+    timing: Timing
+    kinds: Mapping[str, Kind] = field(default_factory=lambda: REGISTRY)
+    notices: list[Notice] = field(default_factory=list)
+
+    @property
+    def parallelism(self) -> int:
+        return self.config.parallelism
+
+    def ctx(self, **flags: Any) -> Ctx:
+        return Ctx(
+            clients=self.clients,
+            stack=self.config.environment,
+            region=self.config.region,
+            account=self.account,
+            partition=self.partition,
+            timing=self.timing,
+            **flags,
+        )
+
+
+def _identity(clients: Clients) -> tuple[str, str]:
+    """The caller's account and partition, from STS (the one call every command makes)."""
+    try:
+        ident = clients("sts").get_caller_identity()
+    except Exception as exc:
+        raise to_aws_error(exc, "identifying the AWS account") from exc
+    arn = ident.get("Arn", "arn:aws:")
+    return ident["Account"], arn.split(":")[1] or "aws"
+
+
+def _zones(clients: Clients) -> list[str]:
+    try:
+        answer = clients("ec2").describe_availability_zones(
+            Filters=[
+                {"Name": "zone-type", "Values": ["availability-zone"]},
+                {"Name": "state", "Values": ["available"]},
+            ]
+        )
+    except Exception as exc:
+        raise to_aws_error(exc, "listing availability zones") from exc
+    return [z["ZoneName"] for z in answer.get("AvailabilityZones", [])]
+
+
+def _custom_endpoint(clients: Clients) -> str | None:
+    """The endpoint the state belongs to: None for AWS itself, else the URL (emulator, proxy)."""
+    url = clients("ec2").meta.endpoint_url or ""
+    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    if host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws")):
+        return None
+    return url.rstrip("/")
+
+
+def state_backend_for(options: Options, config: StackConfig) -> StateBackend:
+    """``--state`` wins, then the ``state_backend`` setting, then ``state/<environment>.json``
+    (``state/local/<environment>.json`` for the emulator, so the two never mix)."""
+    where = options.state or config.state_backend
+    base = options.cwd or Path.cwd()
+    if where and where.startswith("s3://"):
+        raise UsageError(
+            f"--state {where}: S3 state is not available in this version",
+            hint="use a local state path",
+        )
+    if where:
+        path = Path(where)
+        return LocalBackend(path if path.is_absolute() else base / path)
+    folder = LOCAL_STATE_DIR if options.local else Path("state")
+    return LocalBackend(base / folder / f"{config.environment}.json")
+
+
+def open_stack(options: Options) -> Stack:
+    """Load and validate the config, connect, and check everything that can be checked before
+    any change: the account, the region's zones, the blueprint."""
+    config = load_config(options.config_path, cwd=options.cwd)
+    if options.parallelism is not None:
+        if not 1 <= options.parallelism <= 64:
+            raise UsageError(f"--parallelism must be between 1 and 64, got {options.parallelism}")
+        import dataclasses
+
+        config = dataclasses.replace(config, parallelism=options.parallelism)
+    clients = options.clients or _make_clients(options, config)
+    account, partition = _identity(clients)
+    config = config.resolve(_zones(clients))
+    desired = build(config, account=account, partition=partition)
+    return Stack(
+        config=config,
+        clients=clients,
+        account=account,
+        partition=partition,
+        endpoint=_custom_endpoint(clients),
+        backend=state_backend_for(options, config),
+        desired=desired,
+        timing=options.timing or Timing(),
+    )
+
+
+def _make_clients(options: Options, config: StackConfig) -> Clients:
+    if options.local:
+        from provisioner import local
+
+        emulator = local.ensure_running()
+        settings = local.client_settings(emulator.endpoint)
+        endpoint = settings.pop("endpoint_url")
+        return Clients(config.region, endpoint_url=endpoint, credentials=settings)
+    return Clients(config.region)
+
+
+def read_state(stack: Stack) -> StateDocument | None:
+    """The stack's state, checked to belong to this stack, region, account and endpoint."""
+    doc = stack.backend.read()
+    if doc is None:
+        return None
+    where = stack.backend.describe()
+    cfg = stack.config
+    if doc.stack != cfg.environment:
+        raise StateError(f"state {where} is for stack {doc.stack!r}, not {cfg.environment!r}")
+    if doc.region != cfg.region:
+        raise StateError(f"state {where} is for region {doc.region}, not {cfg.region}")
+    if doc.account and doc.account != stack.account:
+        raise StateError(
+            f"state {where} belongs to AWS account {doc.account}, but the credentials in use are "
+            f"for account {stack.account}",
+            hint="use the profile of the state's account, or another --state",
+        )
+    if (doc.endpoint or None) != stack.endpoint:
+
+        def name(endpoint: str | None) -> str:
+            return f"the endpoint {endpoint}" if endpoint else "real AWS"
+
+        raise StateError(
+            f"state {where} belongs to {name(doc.endpoint)}, but this run talks to "
+            f"{name(stack.endpoint)}",
+            hint="a state for the local emulator is never applied to AWS (or the reverse): "
+            "use --local, or another --state",
+        )
+    return doc
+
+
+def recorded_of(doc: StateDocument | None) -> dict[str, Recorded]:
+    if doc is None:
+        return {}
+    return {
+        key: Recorded(rec.kind, rec.id, frozenset(rec.depends_on))
+        for key, rec in doc.resources.items()
+    }
+
+
+def snapshot(stack: Stack, doc: StateDocument | None) -> Snapshot:
+    return refresh(
+        stack.ctx(), stack.kinds, stack.desired, recorded_of(doc), parallelism=stack.parallelism
+    )
+
+
+def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
+    snap = snapshot(stack, doc)
+    plan = make_plan(stack.desired, snap, recorded_of(doc), stack.kinds, notices=stack.notices)
+    return plan, snap
+
+
+def plan_down(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
+    snap = snapshot(stack, doc)
+    plan = make_plan([], snap, recorded_of(doc), stack.kinds, hints=stack.desired)
+    return plan, snap
+
+
+@contextmanager
+def locked(stack: Stack, operation: str) -> Iterator[StateDocument | None]:
+    with stack.backend.lock(operation):
+        yield read_state(stack)
+
+
+def execute(
+    stack: Stack,
+    plan: Plan,
+    doc: StateDocument | None,
+    *,
+    on_event: Callable[[StepEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+    delete_data: bool = False,
+    delete_logs: bool = False,
+) -> tuple[ApplyReport, StateDocument]:
+    """Run the plan, recording every change; returns the report and the final state."""
+    if doc is None:
+        doc = StateDocument.new(
+            stack.config.environment, stack.config.region, stack.account, stack.endpoint
+        )
+    recorder = Recorder(stack.backend, doc)
+    if plan.is_empty:
+        return ApplyReport(), doc
+    report = apply(
+        plan,
+        stack.ctx(delete_data=delete_data, delete_logs=delete_logs),
+        recorder,
+        stack.kinds,
+        lineage=doc.lineage,
+        intents={k: i.token for k, i in doc.intents.items()},
+        serial=lambda: recorder.doc.serial,
+        parallelism=stack.parallelism,
+        on_event=on_event,
+        cancel=cancel,
+    )
+    return report, recorder.snapshot()
+
+
+def check_replacements(plan: Plan, allow_replace: bool) -> None:
+    replaced = plan.replacements()
+    if replaced and not allow_replace:
+        lines = ", ".join(
+            f"{s.key} ({', '.join(c.path for c in s.changes if c.forces_replace)})"
+            for s in replaced
+        )
+        raise SmprovError(
+            f"the plan replaces {len(replaced)} resource(s) that AWS cannot change in place: "
+            f"{lines}",
+            hint="replacing deletes the old resources (and whatever runs in them); "
+            "re-run with --allow-replace if that is what you want",
+        )
+
+
+def describe_changes(steps: Sequence[Any]) -> list[dict[str, Any]]:
+    """Plan steps as plain data for --json output."""
+    out = []
+    for s in steps:
+        out.append(
+            {
+                "key": s.key,
+                "kind": s.kind,
+                "action": s.action.value,
+                "id": s.live.id if s.live else None,
+                "reason": s.reason,
+                "changes": [
+                    {
+                        "field": c.path,
+                        "old": _jsonable(c.old),
+                        "new": _jsonable(c.new),
+                        "forces_replace": c.forces_replace,
+                    }
+                    for c in s.changes
+                ],
+            }
+        )
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        if isinstance(value, list | tuple):
+            return [_jsonable(v) for v in value]
+        if isinstance(value, Mapping):
+            return {k: _jsonable(v) for k, v in value.items()}
+        return repr(value)
+
+
+def backend_only(options: Options) -> StateBackend:
+    """The state backend, from the config alone: no AWS call."""
+    return state_backend_for(options, load_config(options.config_path, cwd=options.cwd))
+
+
+def read_state_only(options: Options) -> tuple[StackConfig, StateDocument | None]:
+    """Config and state without touching AWS (for `output`)."""
+    config = load_config(options.config_path, cwd=options.cwd)
+    return config, state_backend_for(options, config).read()
+
+
+def adopt_into_state(stack: Stack, doc: StateDocument | None) -> int:
+    """Record every resource of the stack found in AWS (by tag, or through its parent) without
+    changing anything in AWS. Returns how many resources the state now holds."""
+    snap = snapshot(stack, doc)
+    if doc is None:
+        doc = StateDocument.new(
+            stack.config.environment, stack.config.region, stack.account, stack.endpoint
+        )
+    recorder = Recorder(stack.backend, doc)
+    deps = {d.key: sorted(d.depends_on) for d in stack.desired}
+    for key, live in sorted(snap.live.items()):
+        if "#" in key:  # a duplicate found by tag: `up` deletes it, it is not the stack's
+            continue
+        recorder.record(key, snap.kind_of[key], live.id, dict(live.attrs), deps.get(key, []))
+    return len(recorder.snapshot().resources)
