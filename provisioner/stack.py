@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provisioner import blueprint
 from provisioner.aws.clients import Clients
 from provisioner.aws.errors import to_aws_error
 from provisioner.aws.retry import Timing
-from provisioner.blueprint import build
 from provisioner.config import StackConfig, load_config
 from provisioner.engine.executor import ApplyReport, apply
 from provisioner.engine.model import Desired, Notice, StepEvent
 from provisioner.engine.planner import Plan, Recorded, Snapshot, make_plan
 from provisioner.engine.refresh import refresh
-from provisioner.errors import SmprovError, StateError, UsageError
+from provisioner.errors import ConfigError, SmprovError, StateError, UsageError
 from provisioner.kinds import REGISTRY
 from provisioner.kinds.base import Ctx, Kind
 from provisioner.store.backend import StateBackend
@@ -57,14 +57,23 @@ class Stack:
     partition: str
     endpoint: str | None
     backend: StateBackend
-    desired: list[Desired]
     timing: Timing
+    desired: list[Desired] = field(default_factory=list)
+    #: Generated values (the state's ``data``) the blueprint was built with.
+    data: dict[str, str] = field(default_factory=dict)
     kinds: Mapping[str, Kind] = field(default_factory=lambda: REGISTRY)
     notices: list[Notice] = field(default_factory=list)
 
     @property
     def parallelism(self) -> int:
         return self.config.parallelism
+
+    def bind(self, doc: StateDocument | None) -> None:
+        """Build the blueprint with the state's generated values (new ones are added)."""
+        self.data = dict(doc.data) if doc is not None else {}
+        self.desired = blueprint.build(
+            self.config, account=self.account, partition=self.partition, data=self.data
+        )
 
     def ctx(self, **flags: Any) -> Ctx:
         return Ctx(
@@ -140,17 +149,21 @@ def open_stack(options: Options) -> Stack:
     clients = options.clients or _make_clients(options, config)
     account, partition = _identity(clients)
     config = config.resolve(_zones(clients))
-    desired = build(config, account=account, partition=partition)
-    return Stack(
+    problems = blueprint.preflight(clients, config)
+    if problems:
+        raise ConfigError(problems)
+    stack = Stack(
         config=config,
         clients=clients,
         account=account,
         partition=partition,
         endpoint=_custom_endpoint(clients),
         backend=state_backend_for(options, config),
-        desired=desired,
         timing=options.timing or Timing(),
+        notices=blueprint.notices(config),
     )
+    stack.bind(None)
+    return stack
 
 
 def _make_clients(options: Options, config: StackConfig) -> Clients:
@@ -205,9 +218,18 @@ def recorded_of(doc: StateDocument | None) -> dict[str, Recorded]:
 
 
 def snapshot(stack: Stack, doc: StateDocument | None) -> Snapshot:
-    return refresh(
+    """Read what is live. Binds the blueprint to the state first; when the state has lost a
+    generated value (a deleted state file), it is recovered from what was found, and the
+    blueprint rebuilt with it, so the stack's existing resources are adopted, not replaced."""
+    stack.bind(doc)
+    snap = refresh(
         stack.ctx(), stack.kinds, stack.desired, recorded_of(doc), parallelism=stack.parallelism
     )
+    if blueprint.adopt_data(snap.live, stack.data):
+        stack.desired = blueprint.build(
+            stack.config, account=stack.account, partition=stack.partition, data=stack.data
+        )
+    return snap
 
 
 def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
@@ -246,6 +268,9 @@ def execute(
     recorder = Recorder(stack.backend, doc)
     if plan.is_empty:
         return ApplyReport(), doc
+    for name, value in sorted(stack.data.items()):
+        if doc.data.get(name) != value:
+            recorder.set_data(name, value)
     report = apply(
         plan,
         stack.ctx(delete_data=delete_data, delete_logs=delete_logs),
@@ -335,6 +360,9 @@ def adopt_into_state(stack: Stack, doc: StateDocument | None) -> int:
             stack.config.environment, stack.config.region, stack.account, stack.endpoint
         )
     recorder = Recorder(stack.backend, doc)
+    for name, value in sorted(stack.data.items()):
+        if doc.data.get(name) != value:
+            recorder.set_data(name, value)
     deps = {d.key: sorted(d.depends_on) for d in stack.desired}
     for key, live in sorted(snap.live.items()):
         if "#" in key:  # a duplicate found by tag: `up` deletes it, it is not the stack's

@@ -2,19 +2,56 @@
 
 Pure: no AWS calls. Keys, names and settings follow terraform-aws-modules/vpc 5.x for the same
 inputs (name = environment), so a team moving from the module recognises every resource.
+
+Besides ``build``, each part of the stack may contribute:
+- ``preflight``: read-only AWS checks of the configuration (problems become a ConfigError before
+  anything changes), e.g. that an interface endpoint's service exists in the region;
+- ``notices``: warnings the plan shows (e.g. public access allowed on the bucket);
+- ``adopt_data``: values generated once and kept in the state (``data``), recovered from what a
+  refresh found when the state was lost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
 from provisioner.blueprint.common import BlueprintInputs
 from provisioner.blueprint.network import network
 from provisioner.config import StackConfig
-from provisioner.engine.model import Desired
+from provisioner.engine.model import Desired, Live, Notice
 
 
-def build(config: StackConfig, *, account: str, partition: str = "aws") -> list[Desired]:
-    """Every desired resource of the stack described by a zone-resolved ``config``."""
+def build(
+    config: StackConfig,
+    *,
+    account: str,
+    partition: str = "aws",
+    data: MutableMapping[str, str] | None = None,
+) -> list[Desired]:
+    """Every desired resource of the stack described by a zone-resolved ``config``.
+
+    ``data`` holds the state's generated values; parts that need one they do not find there
+    generate it and add it, and the engine saves it with the first change.
+    """
     if config.subnets is None:
         raise ValueError("blueprint needs a configuration resolved to availability zones")
-    inputs = BlueprintInputs(config=config, account=account, partition=partition)
+    inputs = BlueprintInputs(
+        config=config, account=account, partition=partition, data=data if data is not None else {}
+    )
     return [*network(inputs)]
+
+
+def preflight(clients: Any, config: StackConfig) -> list[str]:
+    """Configuration problems only AWS can reveal (read-only calls)."""
+    return []
+
+
+def notices(config: StackConfig) -> list[Notice]:
+    """Warnings about the configuration that the plan shows."""
+    return []
+
+
+def adopt_data(live: Mapping[str, Live], data: MutableMapping[str, str]) -> bool:
+    """Recover generated values from live resources; True if ``data`` changed."""
+    return False

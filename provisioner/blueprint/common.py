@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
 
 from provisioner.config import StackConfig
 from provisioner.kinds.base import KEY_TAG, STACK_TAG
@@ -13,6 +14,8 @@ class BlueprintInputs:
     config: StackConfig
     account: str
     partition: str = "aws"
+    #: The state's generated values (see blueprint.build); parts may add to it.
+    data: MutableMapping[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> str:

@@ -1,0 +1,89 @@
+"""The thread-safe recorder: every change the engine makes reaches disk before it is reported.
+
+The executor runs steps on a thread pool; each step calls the recorder the moment AWS confirms a
+change. One lock serialises mutate-then-write, so every file written is a complete, valid
+document whose serial is exactly one more than the previous one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from provisioner.store.backend import StateBackend
+from provisioner.store.document import StateDocument, utc_now
+
+
+class Recorder:
+    """Owns the live state document of a run and writes it after every change."""
+
+    def __init__(
+        self,
+        backend: StateBackend,
+        doc: StateDocument,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self._backend = backend
+        self._doc = doc.copy()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.write_count = 0
+
+    @property
+    def doc(self) -> StateDocument:
+        """A deep copy of the current document (safe to read while other threads record)."""
+        return self.snapshot()
+
+    def snapshot(self) -> StateDocument:
+        with self._lock:
+            return self._doc.copy()
+
+    def record(
+        self,
+        key: str,
+        kind: str,
+        id: str,
+        attrs: Mapping[str, Any],
+        depends_on: Iterable[str] = (),
+    ) -> None:
+        """A resource exists in AWS with this id; clears its intent."""
+        deps = tuple(depends_on)
+        self._change(lambda doc, now: doc.put_resource(key, kind, id, attrs, deps, now))
+
+    def forget(self, key: str) -> None:
+        """A resource is gone from AWS (or was never there); clears its intent too."""
+        self._change(lambda doc, _now: doc.drop_resource(key))
+
+    def intend(self, key: str, kind: str, token: str) -> None:
+        """A create is about to start with this client token; written before the AWS call."""
+        self._change(lambda doc, now: doc.put_intent(key, kind, token, now))
+
+    def clear_intent(self, key: str) -> None:
+        """The create did not happen after all (it failed before AWS made anything)."""
+        self._change(lambda doc, _now: doc.drop_intent(key))
+
+    def set_data(self, name: str, value: str) -> None:
+        """Keep a generated value so later runs reuse it."""
+        self._change(lambda doc, _now: doc.put_data(name, value))
+
+    def set_account(self, account: str | None, endpoint: str | None) -> None:
+        """Record the AWS account (and custom endpoint) the stack lives in."""
+        self._change(lambda doc, _now: doc.set_account(account, endpoint))
+
+    def _change(self, mutate: Callable[[StateDocument, str], object]) -> None:
+        """Apply ``mutate``, bump the serial and write, all under the lock.
+
+        An invalid change (ValueError) leaves the document untouched. If the write fails the
+        change stays in memory, because it is true of AWS, and the next write carries it; the
+        serial is rolled back so it still counts the writes that happened.
+        """
+        with self._lock:
+            mutate(self._doc, self._clock())
+            self._doc.serial += 1
+            try:
+                self._backend.write(self._doc)
+            except BaseException:
+                self._doc.serial -= 1
+                raise
+            self.write_count += 1
