@@ -18,9 +18,11 @@ class Ref:
 
     key: str
     attr: str = "id"
+    #: How the value is used, e.g. "/aws/vpc-flow-log/{}" for a name built from an id.
+    template: str = "{}"
 
     def __str__(self) -> str:
-        return f"${{{self.key}.{self.attr}}}"
+        return self.template.format(f"${{{self.key}.{self.attr}}}")
 
 
 class _Unknown:

@@ -77,7 +77,9 @@ def resolve(value: Any, lookup: Mapping[str, Live | None]) -> Any:
         if live is None:
             return UNKNOWN
         found = live.get(value.attr)
-        return UNKNOWN if found is None else found
+        if found is None:
+            return UNKNOWN
+        return found if value.template == "{}" else value.template.format(found)
     if isinstance(value, Mapping):
         return {k: resolve(v, lookup) for k, v in value.items()}
     if isinstance(value, list | tuple):
