@@ -118,6 +118,28 @@ class NatGateway(Ec2Kind):
             return True if all(r.get("State") in ("deleted", "failed") for r in raws) else None
 
         ctx.wait(gone, what=f"NAT gateway {live.id} to be deleted")
+        self._release_association(ctx, live)
+
+    def _release_association(self, ctx: Ctx, live: Live) -> None:
+        """AWS frees a NAT gateway's Elastic IP when the gateway is deleted; moto 5.2 leaves it
+        associated, so a replacement NAT gateway could not take it. One read tells which case
+        this is; only the emulator's leftover association is removed."""
+        allocation = live.get("allocation_id")
+        if not allocation:
+            return
+        ec2 = ctx.client("ec2")
+        try:
+            addresses = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"]
+        except Exception as exc:
+            if error_code(exc) == "InvalidAllocationID.NotFound":
+                return
+            raise
+        for address in addresses:
+            if address.get("AssociationId"):
+                ignore_missing(
+                    lambda a=address["AssociationId"]: ec2.disassociate_address(AssociationId=a),
+                    "InvalidAssociationID.NotFound",
+                )
 
     def outputs(self, live: Live) -> Mapping[str, Any]:
         return {"id": live.id, "public_ip": live.get("public_ip")}

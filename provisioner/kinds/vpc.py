@@ -7,7 +7,7 @@ from typing import Any
 
 from provisioner.engine.model import FieldChange, Live
 from provisioner.kinds.base import Ctx, ReadItem, Resolver, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
 
 NOT_FOUND = ("InvalidVpcID.NotFound",)
 # AWS's defaults for a new non-default VPC (ModifyVpcAttribute docs): support on, hostnames off.
@@ -110,6 +110,14 @@ class Vpc(Ec2Kind):
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")
+        if live.get("dhcp_options_id") not in (None, "default"):
+            # moto 5.2 deletes a VPC's DHCP options set together with the VPC (AWS keeps it),
+            # which breaks a replacement that re-associates the kept set. Dissociating first
+            # costs one call on AWS and makes both behave alike.
+            ignore_missing(
+                lambda: ec2.associate_dhcp_options(DhcpOptionsId="default", VpcId=live.id),
+                *NOT_FOUND,
+            )
         delete_with_dependency_retry(
             ctx,
             lambda: ec2.delete_vpc(VpcId=live.id),

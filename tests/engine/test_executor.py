@@ -1,0 +1,178 @@
+"""The executor walks the plan graph: dependencies first, failures skip dependants only,
+a cancel stops new work, and every change reaches the recorder."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.aws.clients import Clients
+from provisioner.engine.executor import apply, client_token
+from provisioner.engine.model import Desired, Live, Phase, Ref, StepStatus
+from provisioner.engine.planner import Recorded, Snapshot, make_plan
+from provisioner.errors import AwsError
+from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
+
+
+class FakeRecorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def record(
+        self, key: str, kind: str, id: str, attrs: Mapping[str, Any], depends_on: list[str]
+    ) -> None:
+        with self.lock:
+            self.events.append(("record", key))
+
+    def forget(self, key: str) -> None:
+        with self.lock:
+            self.events.append(("forget", key))
+
+    def intend(self, key: str, kind: str, token: str) -> None:
+        with self.lock:
+            self.events.append(("intend", key))
+
+
+class Toy(Kind):
+    name = "toy"
+
+    def __init__(self, fail: set[str] | None = None, delay: float = 0.0) -> None:
+        self.fail = fail or set()
+        self.delay = delay
+        self.created: list[tuple[str, Mapping[str, Any]]] = []
+        self.running = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        return {}
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        with self.lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            time.sleep(self.delay)
+            if key in self.fail:
+                raise AwsError(f"{key} exploded", code="Boom")
+            self.created.append((key, dict(spec)))
+            return Live(f"id-{key}", {})
+        finally:
+            with self.lock:
+                self.running -= 1
+
+    def delete(self, ctx: Ctx, live: Live) -> None:
+        return None
+
+
+def ctx(aws_env: None) -> Ctx:
+    return Ctx(clients=Clients("us-east-1"), stack="dev", region="us-east-1", account="1")
+
+
+def plan_for(desired: list[Desired], kind: Toy) -> Any:
+    return make_plan(desired, Snapshot({}, {}), {}, {"toy": kind})
+
+
+def test_dependants_see_resolved_ids_and_run_after(aws_env: None) -> None:
+    kind = Toy()
+    desired = [Desired("a", "toy", {}), Desired("b", "toy", {"parent": Ref("a")})]
+    rec = FakeRecorder()
+    report = apply(plan_for(desired, kind), ctx(aws_env), rec, {"toy": kind}, lineage="L")
+    assert report.ok
+    assert kind.created == [("a", {}), ("b", {"parent": "id-a"})]
+    # the intent is written before the create, the record right after it
+    assert rec.events[:2] == [("intend", "a"), ("record", "a")]
+
+
+def test_failure_skips_only_dependants(aws_env: None) -> None:
+    kind = Toy(fail={"a"})
+    desired = [
+        Desired("a", "toy", {}),
+        Desired("b", "toy", {"parent": Ref("a")}),
+        Desired("c", "toy", {}),
+    ]
+    report = apply(
+        plan_for(desired, kind), ctx(aws_env), FakeRecorder(), {"toy": kind}, lineage="L"
+    )
+    status = {k: r.status for (k, _p), r in report.results.items()}
+    assert status == {"a": StepStatus.FAILED, "b": StepStatus.SKIPPED, "c": StepStatus.DONE}
+    assert "a exploded" in report.results[("a", Phase.APPLY)].message
+    assert "a failed" in report.results[("b", Phase.APPLY)].message
+
+
+def test_parallelism_bounds_concurrency(aws_env: None) -> None:
+    kind = Toy(delay=0.05)
+    desired = [Desired(f"n{i}", "toy", {}) for i in range(8)]
+    apply(
+        plan_for(desired, kind),
+        ctx(aws_env),
+        FakeRecorder(),
+        {"toy": kind},
+        lineage="L",
+        parallelism=3,
+    )
+    assert kind.peak == 3
+    kind2 = Toy(delay=0.05)
+    apply(
+        plan_for(desired, kind2),
+        ctx(aws_env),
+        FakeRecorder(),
+        {"toy": kind2},
+        lineage="L",
+        parallelism=1,
+    )
+    assert kind2.peak == 1
+
+
+def test_cancel_stops_new_work_and_marks_the_rest(aws_env: None) -> None:
+    kind = Toy(delay=0.05)
+    desired = [Desired("a", "toy", {}), Desired("b", "toy", {"parent": Ref("a")})]
+    cancel = threading.Event()
+
+    def on_event(event: Any) -> None:
+        if event.key == "a" and event.status is StepStatus.RUNNING:
+            cancel.set()
+
+    report = apply(
+        plan_for(desired, kind),
+        ctx(aws_env),
+        FakeRecorder(),
+        {"toy": kind},
+        lineage="L",
+        on_event=on_event,
+        cancel=cancel,
+    )
+    assert report.results[("a", Phase.APPLY)].status is StepStatus.DONE
+    assert report.results[("b", Phase.APPLY)].status is StepStatus.CANCELLED
+
+
+def test_deletes_forget_and_recorded_intent_tokens_are_reused(aws_env: None) -> None:
+    kind = Toy()
+    plan = make_plan(
+        [Desired("new", "toy", {})],
+        Snapshot({"old": Live("o")}, {"old": "toy"}),
+        {"old": Recorded("toy", "o")},
+        {"toy": kind},
+    )
+    tokens: list[str] = []
+
+    class TokenKind(Toy):
+        def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+            tokens.append(token)
+            return Live("id")
+
+    tk = TokenKind()
+    rec = FakeRecorder()
+    apply(plan, ctx(aws_env), rec, {"toy": tk}, lineage="L", intents={"new": "tok-1"})
+    assert tokens == ["tok-1"]
+    assert ("forget", "old") in rec.events
+
+
+def test_client_token_is_deterministic_and_fits_aws_limits() -> None:
+    a = client_token("lineage", "nat_gateway.us-east-1a", 3)
+    assert a == client_token("lineage", "nat_gateway.us-east-1a", 3)
+    assert a != client_token("lineage", "nat_gateway.us-east-1a", 4)
+    assert len(a) <= 64 and a.isascii()
