@@ -160,7 +160,7 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "bucket_name",
         "string",
         None,
-        "S3 bucket name. Absent: derived from the environment, account and region.",
+        "S3 bucket name. Absent: <environment>-sagemaker-<random 8 characters>, kept in the state.",
     ),
     ConfigKey(
         "kms_key_id",
