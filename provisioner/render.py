@@ -14,13 +14,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from provisioner.engine.model import UNKNOWN, Action, Phase, StepEvent, StepStatus
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+# Piped output (scripts, CI logs) must never be cut at 80 columns: IDs are the point.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 
 STYLE = {
     Action.CREATE: "green",
@@ -44,7 +46,8 @@ def fmt(value: Any) -> str:
 
 
 def plan_table(plan: Any, *, title: str, show_noop: bool = False) -> None:
-    """Print the plan: one line per resource with +, ~, -/+ or -, and the fields that differ."""
+    """Print the plan, Terraform-style: one line per resource (+ create, ~ update, -/+ replace,
+    - delete) with the fields that differ, then a summary line."""
     for notice in plan.notices:
         err.print(f"[yellow]warning:[/] {notice.key}: {notice.message}")
     steps = [s for s in plan.steps if show_noop or s.action is not Action.NOOP]
@@ -54,30 +57,45 @@ def plan_table(plan: Any, *, title: str, show_noop: bool = False) -> None:
             f"({len(plan.steps)} resources)."
         )
         return
-    table = Table(title=title, show_lines=False, expand=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("resource")
-    table.add_column("kind")
-    table.add_column("id")
-    table.add_column("details")
+    err.print(f"[bold]{title}[/]")
     for step in steps:
         style = STYLE[step.action]
-        details = [
-            f"{c.path}: {fmt(c.old)} → {fmt(c.new)}"
-            + (" (forces replacement)" if c.forces_replace else "")
-            for c in step.changes
-        ]
+        ident = f" {step.live.id}" if step.live else ""
+        head = Text(f"  {step.action.symbol:>3} ", style=style)
+        head.append(step.key, style=f"bold {style}")
+        head.append(f"  ({step.kind}{ident})", style="dim")
+        err.print(head)
+        for change in step.changes:
+            forced = " [magenta](forces replacement)[/]" if change.forces_replace else ""
+            for path, old, new in _field_diffs(change.path, change.old, change.new):
+                err.print(f"        {path}: {escape(fmt(old))} → {escape(fmt(new))}" + forced)
+        if step.action is Action.CREATE and step.desired is not None:
+            err.print(f"        {escape(_spec_summary(step.desired.spec))}", style="dim")
         if step.reason:
-            details.append(step.reason)
-        table.add_row(
-            Text(step.action.symbol, style=style),
-            Text(step.key, style=style),
-            step.kind,
-            step.live.id if step.live else "",
-            "\n".join(details),
-        )
-    err.print(table)
+            err.print(f"        ({escape(step.reason)})", style="dim")
     err.print(summary_line(plan))
+
+
+def _field_diffs(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """A change of a table (tags, policies' top level) shown key by key, not as two dicts."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        keys = sorted(set(old) | set(new))
+        return [
+            (f"{path}.{k}", old.get(k, "(none)"), new.get(k, "(none)"))
+            for k in keys
+            if old.get(k) != new.get(k)
+        ]
+    return [(path, old, new)]
+
+
+def _spec_summary(spec: Mapping[str, Any]) -> str:
+    """The settings of a resource to be created, Terraform-style (Refs as ${key.attr})."""
+    parts = []
+    for name, value in spec.items():
+        if name == "tags" or isinstance(value, Mapping) or value in (None, "", (), []):
+            continue
+        parts.append(f"{name}={fmt(value)}")
+    return ", ".join(parts)
 
 
 def summary_line(plan: Any) -> str:
