@@ -13,6 +13,21 @@ from typing import Any
 
 MUTATING_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup")
 
+_loader_lock = threading.Lock()
+_loader: Any = None
+
+
+def _shared_loader() -> Any:
+    """One botocore data loader per process: service models (EC2's is megabytes of JSON) are
+    parsed once, not once per session. Loaders only cache immutable model data."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            from botocore.loaders import create_loader
+
+            _loader = create_loader()
+        return _loader
+
 
 def is_read_operation(operation_name: str) -> bool:
     """Read-only AWS operations are named Describe*/Get*/List*/Head*; every other one mutates."""
@@ -33,11 +48,16 @@ class Clients:
         read_timeout: float = 60.0,
     ) -> None:
         import boto3
+        import botocore.session
         from botocore.config import Config
 
         self.region = region
         self.endpoint_url = endpoint_url
-        self._session = boto3.session.Session(region_name=region, **(credentials or {}))
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader())
+        self._session = boto3.session.Session(
+            region_name=region, botocore_session=core, **(credentials or {})
+        )
         self._config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
             connect_timeout=connect_timeout,

@@ -1,0 +1,56 @@
+"""A state belongs to one stack, region, account and endpoint: a mismatch is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner import stack as ops
+from provisioner.errors import StateError
+from provisioner.store.document import StateDocument
+from tests.harness import Harness
+
+
+def write_state(h: Harness, **fields: object) -> None:
+    stk = h.open()
+    doc = StateDocument.new("dev", "us-east-1", "123456789012", None)
+    for name, value in fields.items():
+        setattr(doc, name, value)
+    stk.backend.write(doc)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"account": "210987654321"}, "belongs to AWS account 210987654321"),
+        ({"endpoint": "http://127.0.0.1:4599"}, "belongs to the endpoint http://127.0.0.1:4599"),
+        ({"region": "eu-west-1"}, "is for region eu-west-1"),
+        ({"stack": "prod"}, "is for stack 'prod'"),
+    ],
+)
+def test_state_of_another_target_is_refused_before_any_change(
+    harness: Harness, fields: dict[str, object], message: str
+) -> None:
+    write_state(harness, **fields)
+    stk = harness.open()
+    harness.log.clear()
+    with pytest.raises(StateError) as err, ops.locked(stk, "up"):
+        pass
+    assert message in err.value.message
+    assert harness.log.mutating == []
+
+
+def test_emulator_state_lives_apart_from_real_state(harness: Harness) -> None:
+    real = ops.state_backend_for(harness.options(), harness.open().config)
+    local = ops.state_backend_for(harness.options(local=True), harness.open().config)
+    assert real.describe().endswith("state/dev.json")
+    assert local.describe().endswith("state/local/dev.json")
+
+
+def test_state_file_records_account_endpoint_and_never_credentials(harness: Harness) -> None:
+    harness.up()
+    text = (harness.workdir / "state" / "dev.json").read_text()
+    doc = StateDocument.from_json(text, "state")
+    assert doc.account == "123456789012"
+    assert doc.endpoint is None
+    assert "testing" not in text  # the fake access key and secret of the test environment
+    assert doc.serial > 0
