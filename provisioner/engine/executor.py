@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from provisioner.aws.errors import to_aws_error
 from provisioner.engine.model import Action, Live, Phase, StepEvent, StepStatus
 from provisioner.engine.planner import Node, Plan, resolve
-from provisioner.errors import SmprovError
+from provisioner.errors import SmprovError, StateError
 from provisioner.kinds.base import Ctx, Kind, ReadItem
 
 
@@ -132,7 +132,9 @@ def apply(
         if step.action is Action.UPDATE and step.live is not None:
             changes = kind.diff(step.live, spec)
             live = kind.update(sctx, step.live, spec, changes) if changes else step.live
-            message = "updated " + ", ".join(c.path for c in changes)
+            message = (
+                "updated " + ", ".join(c.path for c in changes) if changes else "adopted into state"
+            )
         else:
             live = _adopt_after_crash(sctx, kind, key, desired.spec, intents, current_lookup)
             if live is None:
@@ -148,7 +150,8 @@ def apply(
 
     dependants = graph.dependants()
     remaining = {n: set(graph.deps(n)) for n in graph.nodes}
-    ready = [n for n, deps in remaining.items() if not deps]
+    # Sorted, like every later addition: at parallelism 1 a run makes its calls in a fixed order.
+    ready = sorted((n for n, deps in remaining.items() if not deps), key=repr)
     running: dict[Future[str], tuple[Node, float]] = {}
 
     def settle(node: Node, result: NodeResult) -> None:
@@ -166,7 +169,9 @@ def apply(
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         while ready or running:
-            while ready and not cancel.is_set():
+            # Submit no more than the pool runs, so a queued step is never shown as running
+            # and a cancel stops everything that has not really started.
+            while ready and len(running) < max(1, parallelism) and not cancel.is_set():
                 node = ready.pop(0)
                 if node in report.results:
                     continue
@@ -186,6 +191,13 @@ def apply(
                 elapsed = time.monotonic() - started
                 try:
                     message = future.result()
+                except StateError as exc:
+                    # The state can no longer be written (another writer, a full disk): every
+                    # further change would be unrecorded, so nothing new starts.
+                    cancel.set()
+                    settle(node, NodeResult(StepStatus.FAILED, exc.message, exc, elapsed))
+                    skip_downstream(node, f"{node[0]} failed")
+                    continue
                 except SmprovError as exc:
                     settle(node, NodeResult(StepStatus.FAILED, exc.message, exc, elapsed))
                     skip_downstream(node, f"{node[0]} failed")

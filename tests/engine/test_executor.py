@@ -176,3 +176,27 @@ def test_client_token_is_deterministic_and_fits_aws_limits() -> None:
     assert a == client_token("lineage", "nat_gateway.us-east-1a", 3)
     assert a != client_token("lineage", "nat_gateway.us-east-1a", 4)
     assert len(a) <= 64 and a.isascii()
+
+
+def test_a_state_write_failure_stops_all_new_work(aws_env: None) -> None:
+    from provisioner.errors import StateError
+
+    class BrokenRecorder(FakeRecorder):
+        def record(
+            self, key: str, kind: str, id: str, attrs: Mapping[str, Any], depends_on: list[str]
+        ) -> None:
+            raise StateError("the state changed under us")
+
+    kind = Toy()
+    desired = [Desired("a", "toy", {}), Desired("b", "toy", {})]
+    report = apply(
+        plan_for(desired, kind),
+        ctx(aws_env),
+        BrokenRecorder(),
+        {"toy": kind},
+        lineage="L",
+        parallelism=1,
+    )
+    statuses = sorted(r.status.value for r in report.results.values())
+    assert statuses == ["cancelled", "failed"]
+    assert len(kind.created) == 1
