@@ -119,16 +119,27 @@ def _custom_endpoint(clients: Clients) -> str | None:
     return url.rstrip("/")
 
 
-def state_backend_for(options: Options, config: StackConfig) -> StateBackend:
+def state_backend_for(
+    options: Options,
+    config: StackConfig,
+    clients: Clients | None = None,
+    account: str | None = None,
+) -> StateBackend:
     """``--state`` wins, then the ``state_backend`` setting, then ``state/<environment>.json``
-    (``state/local/<environment>.json`` for the emulator, so the two never mix)."""
+    (``state/local/<environment>.json`` for the emulator, so the two never mix).
+
+    An ``s3://bucket/key`` state uses the stack's clients (so ``--local`` and AWS_ENDPOINT_URL
+    apply to it too) and the caller's account as the bucket's expected owner; both are made
+    here when the caller has none yet."""
     where = options.state or config.state_backend
     base = options.cwd or Path.cwd()
     if where and where.startswith("s3://"):
-        raise UsageError(
-            f"--state {where}: S3 state is not available in this version",
-            hint="use a local state path",
-        )
+        from provisioner.store.s3 import S3Backend, S3Location
+
+        location = S3Location.parse(where)
+        clients = clients or options.clients or _make_clients(options, config)
+        owner = account or _identity(clients)[0]
+        return S3Backend(location, clients("s3"), owner)
     if where:
         path = Path(where)
         return LocalBackend(path if path.is_absolute() else base / path)
@@ -158,7 +169,7 @@ def open_stack(options: Options) -> Stack:
         account=account,
         partition=partition,
         endpoint=_custom_endpoint(clients),
-        backend=state_backend_for(options, config),
+        backend=state_backend_for(options, config, clients, account),
         timing=options.timing or Timing(),
         notices=blueprint.notices(config),
     )
@@ -341,8 +352,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def backend_only(options: Options) -> StateBackend:
-    """The state backend, from the config alone: no AWS call."""
-    return state_backend_for(options, load_config(options.config_path, cwd=options.cwd))
+    """The state backend, from the config alone (no AWS call, except STS for S3 state)."""
+    return open_state(options)[1]
+
+
+def open_state(options: Options) -> tuple[StackConfig, StateBackend]:
+    """The config and its state backend, for the `state` commands (they need no stack)."""
+    config = load_config(options.config_path, cwd=options.cwd)
+    return config, state_backend_for(options, config)
 
 
 def read_state_only(options: Options) -> tuple[StackConfig, StateDocument | None]:
