@@ -29,6 +29,10 @@ app = typer.Typer(
 )
 local_app = typer.Typer(help="The embedded AWS emulator used by --local.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
+state_app = typer.Typer(
+    help="Copy a stack's state out of, or into, its configured backend.", no_args_is_help=True
+)
+app.add_typer(state_app, name="state")
 
 ConfigOpt = Annotated[
     Path | None,
@@ -41,7 +45,10 @@ ConfigOpt = Annotated[
 ]
 StateOpt = Annotated[
     str | None,
-    typer.Option("--state", help="State file (default: state/<environment>.json)."),
+    typer.Option(
+        "--state",
+        help="State file or s3://bucket/key (default: state/<environment>.json).",
+    ),
 ]
 LocalOpt = Annotated[
     bool,
@@ -343,13 +350,26 @@ def output(
     state: StateOpt = None,
     local: LocalOpt = False,
     json_out: JsonOpt = False,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="text, or sagemaker: JSON with RoleArn, VpcConfig, InputDataConfig and "
+            "OutputDataConfig for CreateTrainingJob.",
+        ),
+    ] = "text",
 ) -> None:
     """Print the ids the next steps need (VPC, subnets, route tables, NAT gateways, ...)."""
-    with _errors(json_out):
+    with _errors(json_out or output_format == "sagemaker"):
         from provisioner import render
         from provisioner.outputs import outputs
         from provisioner.stack import read_state_only
 
+        if output_format not in ("text", "sagemaker"):
+            raise UsageError(
+                f"--format {output_format!r}: use text or sagemaker",
+                hint="smprov output --format sagemaker prints CreateTrainingJob parameters",
+            )
         cfg, doc = read_state_only(_options(config, state, local))
         if doc is None or not doc.resources:
             raise SmprovError(
@@ -357,7 +377,18 @@ def output(
                 hint="run `smprov up` first (with --local for the emulator)",
             )
         values = outputs(doc, cfg)
-        if json_out:
+        if output_format == "sagemaker":
+            from provisioner.storage_outputs import sagemaker_job_config
+
+            job = sagemaker_job_config(values, cfg)
+            if not job["VpcConfig"]["SecurityGroupIds"]:
+                render.err.print(
+                    "warning: the state has no training security group; CreateTrainingJob "
+                    "needs at least one in VpcConfig.SecurityGroupIds",
+                    markup=False,
+                )
+            render.emit_json(job)
+        elif json_out:
             render.emit_json(values)
         else:
             render.outputs_text(values)
@@ -386,12 +417,83 @@ def unlock(
     state: StateOpt = None,
     local: LocalOpt = False,
 ) -> None:
-    """Remove a stale state lock left by a smprov that died."""
+    """Remove a stale state lock (S3: whoever holds it, unless alive on this host)."""
     with _errors():
         from provisioner import render
         from provisioner.stack import backend_only
 
         render.err.print(backend_only(_options(config, state, local)).unlock())
+
+
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Copy even if the lineage differs or the serial goes back."),
+]
+
+
+@state_app.command("pull")
+def state_pull(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write it to this local state file (checked like push) instead of stdout.",
+            dir_okay=False,
+        ),
+    ] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Print the stack's state from its configured backend (e.g. S3) on stdout."""
+    with _errors():
+        from provisioner import render
+        from provisioner.stack import open_state
+        from provisioner.store.local import LocalBackend
+        from provisioner.store.transfer import copy_state, read_required
+
+        cfg, backend = open_state(_options(config, state, local))
+        if out is None:
+            sys.stdout.write(read_required(backend).to_json())
+            return
+        result = copy_state(
+            backend,
+            LocalBackend(out),
+            stack=cfg.environment,
+            region=cfg.region,
+            operation="state pull",
+            force=force,
+        )
+        render.err.print(result.describe(), markup=False, highlight=False)
+
+
+@state_app.command("push")
+def state_push(
+    path: Annotated[Path, typer.Argument(help="The local state file to upload.", dir_okay=False)],
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+    force: ForceOpt = False,
+) -> None:
+    """Write a local state file into the stack's configured backend, under its lock."""
+    with _errors():
+        from provisioner import render
+        from provisioner.stack import open_state
+        from provisioner.store.local import LocalBackend
+        from provisioner.store.transfer import copy_state
+
+        cfg, backend = open_state(_options(config, state, local))
+        result = copy_state(
+            LocalBackend(path),
+            backend,
+            stack=cfg.environment,
+            region=cfg.region,
+            operation="state push",
+            force=force,
+        )
+        render.err.print(result.describe(), markup=False, highlight=False)
 
 
 @local_app.command("stop")

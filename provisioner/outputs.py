@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from provisioner.config import StackConfig
+from provisioner.storage_outputs import storage_outputs
 from provisioner.store.document import StateDocument
 
 Section = Callable[[Mapping[str, Any], StackConfig], dict[str, Any]]
@@ -61,7 +62,7 @@ def network_outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[s
     }
 
 
-SECTIONS: list[Section] = [network_outputs]
+SECTIONS: list[Section] = [network_outputs, storage_outputs]
 
 
 def outputs(doc: StateDocument | None, config: StackConfig) -> dict[str, Any]:

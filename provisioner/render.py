@@ -20,7 +20,7 @@ from rich.text import Text
 
 from provisioner.engine.model import UNKNOWN, Action, Phase, StepEvent, StepStatus
 
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped output (scripts, CI logs) must never be cut at 80 columns: IDs are the point.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 

@@ -16,8 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from provisioner.blueprint import storage
 from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.database import database, database_notices
+from provisioner.blueprint.endpoints import endpoint_problems, endpoints
+from provisioner.blueprint.flow_logs import flow_logs
 from provisioner.blueprint.network import network
+from provisioner.blueprint.security import security
 from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Live, Notice
 
@@ -39,19 +44,26 @@ def build(
     inputs = BlueprintInputs(
         config=config, account=account, partition=partition, data=data if data is not None else {}
     )
-    return [*network(inputs)]
+    return [
+        *network(inputs),
+        *flow_logs(inputs),
+        *database(inputs),
+        *endpoints(inputs),
+        *security(inputs),
+        *storage.storage(inputs),
+    ]
 
 
 def preflight(clients: Any, config: StackConfig) -> list[str]:
     """Configuration problems only AWS can reveal (read-only calls)."""
-    return []
+    return [*endpoint_problems(clients, config)]
 
 
 def notices(config: StackConfig) -> list[Notice]:
     """Warnings about the configuration that the plan shows."""
-    return []
+    return [*database_notices(config), *storage.notices(config)]
 
 
 def adopt_data(live: Mapping[str, Live], data: MutableMapping[str, str]) -> bool:
     """Recover generated values from live resources; True if ``data`` changed."""
-    return False
+    return storage.adopt_data(live, data)

@@ -148,13 +148,17 @@ def make_plan(
         if any(c.forces_replace for c in changes):
             action = Action.REPLACE
             settled[d.key] = None
-        elif changes:
+        elif changes or d.key not in recorded or recorded[d.key].id != current.id:
+            # Found by tag but not recorded as this id (a crash before the record, a lost state
+            # file): AWS needs no change but the state does, so it is an update of no field.
             action = Action.UPDATE
             settled[d.key] = current
         else:
             action = Action.NOOP
             settled[d.key] = current
         reason = "adopted: found by tag, not in the state" if d.key not in recorded else ""
+        if d.key in recorded and recorded[d.key].id != current.id:
+            reason = f"the state records {recorded[d.key].id}, AWS has {current.id}"
         steps[d.key] = Step(d.key, d.kind, action, changes, reason, d, current, old_deps)
 
     for key in sorted((set(live) | set(recorded)) - desired_keys):

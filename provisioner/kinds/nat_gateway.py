@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import error_code
+from provisioner.aws.waiters import AVAILABLE, DELETED, NAT_GATEWAYS, wait_for
 from provisioner.engine.model import FieldChange, Live
-from provisioner.errors import AwsError
 from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, describe_all, ignore_missing
+from provisioner.kinds.ec2 import Ec2Kind, ignore_missing
 
 NOT_FOUND = ("NatGatewayNotFound", "InvalidNatGatewayID.NotFound")
 
@@ -67,29 +67,10 @@ class NatGateway(Ec2Kind):
         return live
 
     def wait_available(self, ctx: Ctx, nat_id: str) -> Live:
-        ec2 = ctx.client("ec2")
-
-        def check() -> Live | None:
-            try:
-                raw = ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"]
-            except Exception as exc:
-                if error_code(exc) in NOT_FOUND:  # not yet visible right after create
-                    return None
-                raise
-            if not raw:
-                return None
-            state = raw[0].get("State")
-            if state == "available":
-                return self.to_live(raw[0])
-            if state in ("failed", "deleting", "deleted"):
-                raise AwsError(
-                    f"NAT gateway {nat_id} became {state}: "
-                    f"{raw[0].get('FailureCode', '')}: {raw[0].get('FailureMessage', '')}",
-                    code=raw[0].get("FailureCode") or "NatGatewayFailed",
-                )
-            return None
-
-        return ctx.wait(check, what=f"NAT gateway {nat_id} to become available")
+        # One shared poller for every NAT gateway of the run: one describe per round for all.
+        raw = wait_for(ctx, NAT_GATEWAYS, nat_id, AVAILABLE)
+        assert raw is not None  # AVAILABLE never accepts an absent gateway
+        return self.to_live(raw)
 
     def update(
         self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
@@ -105,19 +86,9 @@ class NatGateway(Ec2Kind):
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")
         ignore_missing(lambda: ec2.delete_nat_gateway(NatGatewayId=live.id), *NOT_FOUND)
-
-        def gone() -> bool | None:
-            # A filter never fails on an unknown id (NatGatewayIds would), and moto crashes on
-            # unknown ids: ask by filter.
-            raws = describe_all(
-                ctx,
-                "describe_nat_gateways",
-                "NatGateways",
-                Filter=[{"Name": "nat-gateway-id", "Values": [live.id]}],
-            )
-            return True if all(r.get("State") in ("deleted", "failed") for r in raws) else None
-
-        ctx.wait(gone, what=f"NAT gateway {live.id} to be deleted")
+        # By filter, batched with the other gateways being deleted: a filter never fails on an
+        # unknown id (NatGatewayIds would), and moto crashes on unknown ids.
+        wait_for(ctx, NAT_GATEWAYS, live.id, DELETED)
         self._release_association(ctx, live)
 
     def _release_association(self, ctx: Ctx, live: Live) -> None:

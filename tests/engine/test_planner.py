@@ -103,7 +103,8 @@ def test_recorded_desired_but_gone_is_recreated_as_drift() -> None:
 def test_found_by_tag_without_record_is_adopted_not_created() -> None:
     plan = make_plan([d("x", size=1)], snap({"x": Live("x1", {"size": 1})}), {}, KINDS)
     (step,) = plan.steps
-    assert step.action is Action.NOOP
+    # No change in AWS, but the state must record it: an update of no field.
+    assert step.action is Action.UPDATE and step.changes == ()
     assert step.reason.startswith("adopted")
 
 
