@@ -62,7 +62,32 @@ def network_outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[s
     }
 
 
-SECTIONS: list[Section] = [network_outputs, storage_outputs]
+def vpc_services_outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    """Endpoints, security groups, the DB subnet group and the flow log (issue 3)."""
+    prefix = "vpc_endpoint."
+    endpoints = sorted(k for k in resources if k.startswith(prefix))
+
+    def rec_id(key: str) -> str | None:
+        return resources[key].id if key in resources else None
+
+    return {
+        "vpc_endpoint_ids": {k[len(prefix) :]: resources[k].id for k in endpoints},
+        "vpc_endpoint_dns_names": {
+            k[len(prefix) :]: list(_attr(resources, k, "dns_names") or [])
+            for k in endpoints
+            if _attr(resources, k, "vpc_endpoint_type") == "Interface"
+        },
+        "vpc_endpoints_security_group_id": rec_id("security_group.vpc_endpoints"),
+        "training_security_group_id": rec_id("security_group.training"),
+        "default_security_group_id": rec_id("default_security_group"),
+        "database_subnet_group_name": rec_id("db_subnet_group"),
+        "vpc_flow_log_id": rec_id("flow_log"),
+        "vpc_flow_log_group_name": rec_id("log_group.flow_logs"),
+        "vpc_flow_log_cloudwatch_iam_role_arn": _attr(resources, "iam_role.flow_logs", "arn"),
+    }
+
+
+SECTIONS: list[Section] = [network_outputs, vpc_services_outputs, storage_outputs]
 
 
 def outputs(doc: StateDocument | None, config: StackConfig) -> dict[str, Any]:

@@ -152,6 +152,7 @@ def apply(
     remaining = {n: set(graph.deps(n)) for n in graph.nodes}
     # Sorted, like every later addition: at parallelism 1 a run makes its calls in a fixed order.
     ready = sorted((n for n, deps in remaining.items() if not deps), key=repr)
+    height = _heights(graph.topological(), dependants)
     running: dict[Future[str], tuple[Node, float]] = {}
 
     def settle(node: Node, result: NodeResult) -> None:
@@ -172,7 +173,9 @@ def apply(
             # Submit no more than the pool runs, so a queued step is never shown as running
             # and a cancel stops everything that has not really started.
             while ready and len(running) < max(1, parallelism) and not cancel.is_set():
-                node = ready.pop(0)
+                # The longest chain first: when the pool is full, a step that a NAT gateway
+                # waits behind must not queue behind leaves (list scheduling, ties in order).
+                node = ready.pop(max(range(len(ready)), key=lambda i: (height[ready[i]], -i)))
                 if node in report.results:
                     continue
                 emit(
@@ -219,6 +222,16 @@ def apply(
         if node not in report.results:
             settle(node, NodeResult(StepStatus.CANCELLED, "not started: interrupted"))
     return report
+
+
+def _heights(order: list[Node], dependants: Mapping[Node, set[Node]]) -> dict[Node, int]:
+    """How many steps the longest chain of dependants below each node has (``order`` is
+    topological: every node after what it depends on)."""
+    height: dict[Node, int] = {}
+    for node in reversed(order):
+        below = dependants.get(node, ())
+        height[node] = 1 + max((height[d] for d in below), default=-1)
+    return height
 
 
 def _adopt_after_crash(
