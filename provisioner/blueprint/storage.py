@@ -1,0 +1,204 @@
+"""The training-data half of the stack: bucket, folder markers, the CSV, the execution role and
+the bucket policy tying them together.
+
+The bucket name carries a random suffix generated once and kept in the state's ``data``; a lost
+state recovers it from the bucket found by tag (``adopt_data``), so re-runs never make a second
+bucket.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+import string
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.sagemaker_role import ROLE_KEY, sagemaker_role
+from provisioner.config import StackConfig, validate_bucket_name
+from provisioner.engine.model import Desired, Live, Notice, Ref
+from provisioner.errors import ConfigError
+from provisioner.kinds.bucket import encryption_spec
+from provisioner.kinds.s3_object import EMPTY_SHA256, file_digests
+
+BUCKET_KEY = "bucket"
+CSV_KEY = "s3_object.csv"
+POLICY_KEY = "bucket_policy"
+SUFFIX_DATA = "bucket_suffix"
+SUFFIX_LENGTH = 8
+_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+_GENERATED_NAME = re.compile(rf"^.+-sagemaker-(?P<suffix>[a-z0-9]{{{SUFFIX_LENGTH}}})$")
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_:/-]")
+
+
+def name_prefix(env: str) -> str:
+    return f"{env}-sagemaker-"
+
+
+def bucket_name(config: StackConfig, data: MutableMapping[str, str]) -> str:
+    """``bucket_name`` when set, else ``<env>-sagemaker-<suffix>``, generating the suffix once."""
+    if config.bucket_name:
+        return config.bucket_name
+    suffix = data.get(SUFFIX_DATA)
+    if not suffix:
+        suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(SUFFIX_LENGTH))
+        data[SUFFIX_DATA] = suffix
+    name = name_prefix(config.environment) + suffix
+    problems = validate_bucket_name(name)
+    if problems:
+        raise ConfigError([f"bucket name {name!r} {p}" for p in problems])
+    return name
+
+
+def folder_keys(folders: Sequence[str]) -> dict[str, str]:
+    """Resource key of each folder marker: readable, stable, and unique even when two folders
+    differ only in characters a state key cannot hold."""
+    keys: dict[str, str] = {}
+    for folder in folders:
+        key = "s3_object.folder." + _KEY_UNSAFE.sub("_", folder.rstrip("/"))
+        if key in keys.values():
+            key += "_" + hashlib.sha256(folder.encode()).hexdigest()[:8]
+        keys[folder] = key
+    return keys
+
+
+def csv_object_key(config: StackConfig) -> str:
+    """Where the CSV lands: in the first folder, under its own file name."""
+    return f"{config.folders[0]}{config.csv_source.name}"
+
+
+@functools.lru_cache(maxsize=8)
+def _digests(path: Path, _mtime_ns: int, _size: int) -> tuple[str, str, int]:
+    return file_digests(path)
+
+
+def csv_digests(path: Path) -> tuple[str, str, int]:
+    """(sha256, md5, size) of the CSV; cached per file version (the blueprint is built twice per
+    run when the state lost its data)."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ConfigError([f"csv_source: {path} cannot be read ({exc.strerror or exc})"]) from None
+    return _digests(path, stat.st_mtime_ns, stat.st_size)
+
+
+def bucket_policy(inputs: BlueprintInputs, bucket: str) -> dict[str, Any]:
+    """TLS only, for everyone; list and object read/write for the execution role."""
+    arn = f"arn:{inputs.partition}:s3:::{bucket}"
+    role = {"AWS": Ref(ROLE_KEY, "arn")}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "ExecutionRoleList",
+                "Effect": "Allow",
+                "Principal": role,
+                "Action": "s3:ListBucket",
+                "Resource": arn,
+            },
+            {
+                "Sid": "ExecutionRoleObjects",
+                "Effect": "Allow",
+                "Principal": role,
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"{arn}/*",
+            },
+        ],
+    }
+
+
+def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
+    cfg = inputs.config
+    name = bucket_name(cfg, inputs.data)
+    pab = cfg.public_access_block
+    yield Desired(
+        BUCKET_KEY,
+        "bucket",
+        {
+            "name": name,
+            "region": cfg.region,
+            "encryption": encryption_spec(cfg.kms_key_id),
+            "versioning": cfg.bucket_versioning,
+            "public_access_block": {
+                "block_public_acls": pab.block_public_acls,
+                "ignore_public_acls": pab.ignore_public_acls,
+                "block_public_policy": pab.block_public_policy,
+                "restrict_public_buckets": pab.restrict_public_buckets,
+            },
+            # As in the Terraform setup smprov replaces (ACLs keep working).
+            "object_ownership": "ObjectWriter",
+            "tags": inputs.tags(BUCKET_KEY, name),
+            "adopt_prefix": None if cfg.bucket_name else name_prefix(inputs.env),
+        },
+    )
+    objects = []
+    for folder, key in folder_keys(cfg.folders).items():
+        objects.append(key)
+        yield Desired(
+            key,
+            "s3_object",
+            {"bucket": Ref(BUCKET_KEY, "name"), "key": folder, "sha256": EMPTY_SHA256},
+        )
+    sha, md5, _size = csv_digests(cfg.csv_source)
+    objects.append(CSV_KEY)
+    yield Desired(
+        CSV_KEY,
+        "s3_object",
+        {
+            "bucket": Ref(BUCKET_KEY, "name"),
+            "key": csv_object_key(cfg),
+            "source": str(cfg.csv_source),
+            "sha256": sha,
+            "md5": md5,
+            "content_type": "text/csv",
+        },
+    )
+    yield sagemaker_role(inputs, name)
+    # After the objects: see kinds/bucket_policy.py (moto evaluates the policy on object calls).
+    yield Desired(
+        POLICY_KEY,
+        "bucket_policy",
+        {"bucket": Ref(BUCKET_KEY, "name"), "policy": bucket_policy(inputs, name)},
+        extra_deps=frozenset(objects),
+    )
+
+
+def notices(config: StackConfig) -> list[Notice]:
+    """A warning when any Block Public Access flag is off (smprov's default is all four on)."""
+    if config.public_access_fully_blocked:
+        return []
+    off = sorted(k for k, v in vars(config.public_access_block).items() if not v)
+    return [
+        Notice(
+            BUCKET_KEY,
+            "S3 Block Public Access is partly off for the training bucket ("
+            + ", ".join(f"{k} = false" for k in off)
+            + "): a policy or ACL could make the training data public. smprov blocks all "
+            "public access unless public_access_block says otherwise.",
+        )
+    ]
+
+
+def adopt_data(live: Mapping[str, Live], data: MutableMapping[str, str]) -> bool:
+    """Take the bucket suffix from the stack's bucket found by tag, when it differs from the one
+    in ``data`` (freshly generated because the state was lost)."""
+    bucket = live.get(BUCKET_KEY)
+    if bucket is None:
+        return False
+    match = _GENERATED_NAME.match(bucket.id)
+    if match is None or data.get(SUFFIX_DATA) == match["suffix"]:
+        return False
+    data[SUFFIX_DATA] = match["suffix"]
+    return True

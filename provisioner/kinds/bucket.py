@@ -1,0 +1,343 @@
+"""The training-data S3 bucket: encryption, versioning, public access block, ownership, tags.
+
+Buckets are name-keyed and S3 has no batch read: per bucket one HeadBucket plus one Get per
+setting. A bucket the state does not know (a lost state file) is found by its name prefix and
+adopted when its ``smprov:stack``/``smprov:key`` tags say it is ours, so the random name suffix is
+recovered instead of a second bucket being made (see ``blueprint.storage.adopt_data``).
+
+Deleting is data-safe: the objects smprov uploaded are deleted by their own kind first, so anything
+still in the bucket is the user's. Without ``--delete-data`` the bucket is then kept (and so is its
+state entry); with it, every object version and delete marker goes, then the bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.aws.errors import has_code
+from provisioner.engine.model import UNKNOWN, FieldChange, Live
+from provisioner.errors import AwsError
+from provisioner.kinds.base import (
+    KEY_TAG,
+    STACK_TAG,
+    Ctx,
+    Kind,
+    ReadItem,
+    Resolver,
+    tag_dict,
+    tag_list,
+)
+from provisioner.kinds.s3 import bucket_arn, delete_versions, is_missing, s3_call, version_pages
+
+#: Answers of the Get* calls for a setting never configured on the bucket.
+NOT_CONFIGURED = (
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "NoSuchPublicAccessBlockConfiguration",
+    "OwnershipControlsNotFoundError",
+    "NoSuchTagSet",
+)
+PUBLIC_ACCESS_FIELDS = {
+    "block_public_acls": "BlockPublicAcls",
+    "ignore_public_acls": "IgnorePublicAcls",
+    "block_public_policy": "BlockPublicPolicy",
+    "restrict_public_buckets": "RestrictPublicBuckets",
+}
+#: How many of the user's keys the "kept" message names.
+SHOWN_KEYS = 3
+
+
+def _optional(fn: Any) -> Any:
+    """A Get* answer, or None when the setting was never configured."""
+    try:
+        return fn()
+    except Exception as exc:
+        if has_code(exc, *NOT_CONFIGURED):
+            return None
+        raise
+
+
+def encryption_spec(kms_key_id: str | None) -> dict[str, Any]:
+    """Default encryption: SSE-S3, or SSE-KMS with an S3 bucket key (fewer KMS requests)."""
+    if kms_key_id:
+        return {"sse_algorithm": "aws:kms", "kms_key_id": kms_key_id, "bucket_key_enabled": True}
+    return {"sse_algorithm": "AES256", "kms_key_id": None, "bucket_key_enabled": False}
+
+
+class Bucket(Kind):
+    name = "bucket"
+    label = "S3 bucket"
+    replace_on = frozenset({"name", "region"})
+    #: The name prefix to search when the state lost the name (never compared with AWS).
+    create_only = frozenset({"adopt_prefix"})
+
+    # --- read ----------------------------------------------------------------------------------
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        out: dict[str, Live] = {}
+        for item in items:
+            name = item.id or (resolve(item.spec["name"]) if item.spec is not None else None)
+            if not name or name is UNKNOWN:
+                continue
+            live = self._read_bucket(ctx, name)
+            if live is not None and item.id is None and not self._ours(live, item.key, ctx):
+                live = None  # someone's bucket of that name: create reports the conflict
+            if live is None and item.id is None and item.spec is not None:
+                live = self._find_adoptable(ctx, item.key, item.spec.get("adopt_prefix"))
+            if live is not None:
+                out[item.key] = live
+        return out
+
+    @staticmethod
+    def _ours(live: Live, key: str, ctx: Ctx) -> bool:
+        tags = live.get("tags") or {}
+        return tags.get(STACK_TAG) == ctx.stack and tags.get(KEY_TAG) == key
+
+    def _find_adoptable(self, ctx: Ctx, key: str, prefix: str | None) -> Live | None:
+        """The stack's bucket under another name than the blueprint's (the state, and with it the
+        generated name suffix, was lost): one ListBuckets by prefix, then tags of the candidates."""
+        if not prefix:
+            return None
+        params: dict[str, Any] = {"Prefix": prefix, "BucketRegion": ctx.region}
+        found: list[Live] = []
+        for page in ctx.client("s3").get_paginator("list_buckets").paginate(**params):
+            for bucket in page.get("Buckets", []):
+                # Tags first: only a bucket of ours is worth reading in full.
+                name = bucket["Name"]
+                try:
+                    tagging = _optional(lambda n=name: s3_call(ctx, "get_bucket_tagging", Bucket=n))
+                except Exception as exc:
+                    if is_missing(exc):  # deleted since the listing
+                        continue
+                    raise
+                tags = tag_dict((tagging or {}).get("TagSet"))
+                if tags.get(STACK_TAG) != ctx.stack or tags.get(KEY_TAG) != key:
+                    continue
+                live = self._read_bucket(ctx, name)
+                if live is not None:
+                    found.append(live)
+        if len(found) > 1:
+            names = ", ".join(sorted(live.id for live in found))
+            raise AwsError(
+                f"several buckets are tagged as stack {ctx.stack}'s {key}: {names}",
+                code="AmbiguousAdoption",
+                hint="set bucket_name to the one to keep, or untag the others",
+            )
+        return found[0] if found else None
+
+    def _read_bucket(self, ctx: Ctx, name: str) -> Live | None:
+        try:
+            head = s3_call(ctx, "head_bucket", Bucket=name)
+        except Exception as exc:
+            # 403: the name exists but not in this account (ExpectedBucketOwner): not ours.
+            if is_missing(exc) or has_code(exc, "403", "AccessDenied", "Forbidden"):
+                return None
+            raise
+        encryption = _optional(lambda: s3_call(ctx, "get_bucket_encryption", Bucket=name))
+        versioning = s3_call(ctx, "get_bucket_versioning", Bucket=name)
+        pab = _optional(lambda: s3_call(ctx, "get_public_access_block", Bucket=name))
+        ownership = _optional(lambda: s3_call(ctx, "get_bucket_ownership_controls", Bucket=name))
+        tagging = _optional(lambda: s3_call(ctx, "get_bucket_tagging", Bucket=name))
+        return Live(
+            name,
+            {
+                "name": name,
+                "arn": bucket_arn(ctx, name),
+                "uri": f"s3://{name}",
+                "region": head.get("BucketRegion") or ctx.region,
+                "encryption": _encryption(encryption),
+                "versioning": versioning.get("Status") == "Enabled",
+                "public_access_block": _public_access(pab),
+                "object_ownership": _ownership(ownership),
+                "tags": tag_dict((tagging or {}).get("TagSet")),
+            },
+        )
+
+    # --- create / update -----------------------------------------------------------------------
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        name = spec["name"]
+        self._refuse_foreign(ctx, name)
+        params: dict[str, Any] = {"Bucket": name, "ObjectOwnership": spec["object_ownership"]}
+        config: dict[str, Any] = {"Tags": tag_list(spec["tags"])}
+        # us-east-1 is the one region that rejects a LocationConstraint naming itself.
+        if spec["region"] != "us-east-1":
+            config["LocationConstraint"] = spec["region"]
+        params["CreateBucketConfiguration"] = config
+        try:
+            ctx.client("s3").create_bucket(**params)
+        except Exception as exc:
+            if has_code(exc, "BucketAlreadyExists"):
+                raise AwsError(
+                    f"the bucket name {name} is taken by another AWS account",
+                    code="BucketAlreadyExists",
+                    hint="bucket names are global: set another bucket_name in smprov.toml",
+                ) from exc
+            if not has_code(exc, "BucketAlreadyOwnedByYou"):  # a retried create after a crash
+                raise
+        live = Live(
+            name,
+            {
+                "name": name,
+                "arn": bucket_arn(ctx, name),
+                "uri": f"s3://{name}",
+                "region": spec["region"],
+                "encryption": None,
+                "versioning": False,
+                "public_access_block": None,
+                "object_ownership": spec["object_ownership"],
+                "tags": self._tags_after_create(ctx, name, spec["tags"]),
+            },
+        )
+        return self.update(ctx, live, spec, self.diff(live, spec))
+
+    def _refuse_foreign(self, ctx: Ctx, name: str) -> None:
+        """CreateBucket in us-east-1 answers 200 for a bucket this account already owns, so an
+        existing bucket that is not ours must be caught before, never silently taken over."""
+        try:
+            s3_call(ctx, "head_bucket", Bucket=name)
+        except Exception as exc:
+            if is_missing(exc) or has_code(exc, "403", "AccessDenied", "Forbidden"):
+                return  # free, or another account's (CreateBucket then says which)
+            raise
+        raise AwsError(
+            f"the bucket {name} already exists in this account and is not part of stack "
+            f"{ctx.stack} (no smprov:stack={ctx.stack} tag)",
+            code="BucketAlreadyOwnedByYou",
+            hint="set another bucket_name, or tag that bucket smprov:stack and "
+            "smprov:key=bucket to adopt it",
+        )
+
+    def _tags_after_create(self, ctx: Ctx, name: str, want: Mapping[str, str]) -> dict[str, str]:
+        """The tags the new bucket has. AWS applies CreateBucketConfiguration.Tags; moto (5.2.5)
+        drops them, so read once and put them when missing (no write on AWS)."""
+        tagging = _optional(lambda: s3_call(ctx, "get_bucket_tagging", Bucket=name))
+        have = tag_dict((tagging or {}).get("TagSet"))
+        if have != dict(want):
+            s3_call(ctx, "put_bucket_tagging", Bucket=name, Tagging={"TagSet": tag_list(want)})
+        return dict(want)
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        name = live.id
+        attrs = dict(live.attrs)
+        fields = {c.path for c in changes}
+        # Public access first: a bucket made less public never passes through a more open state.
+        if "public_access_block" in fields:
+            pab = spec["public_access_block"]
+            s3_call(
+                ctx,
+                "put_public_access_block",
+                Bucket=name,
+                PublicAccessBlockConfiguration={
+                    aws: bool(pab[field]) for field, aws in PUBLIC_ACCESS_FIELDS.items()
+                },
+            )
+            attrs["public_access_block"] = dict(pab)
+        if "encryption" in fields:
+            s3_call(
+                ctx,
+                "put_bucket_encryption",
+                Bucket=name,
+                ServerSideEncryptionConfiguration=_encryption_request(spec["encryption"]),
+            )
+            attrs["encryption"] = dict(spec["encryption"])
+        if "object_ownership" in fields:
+            s3_call(
+                ctx,
+                "put_bucket_ownership_controls",
+                Bucket=name,
+                OwnershipControls={"Rules": [{"ObjectOwnership": spec["object_ownership"]}]},
+            )
+            attrs["object_ownership"] = spec["object_ownership"]
+        if "versioning" in fields:
+            # Versioning can never be switched off again, only suspended.
+            status = "Enabled" if spec["versioning"] else "Suspended"
+            s3_call(
+                ctx,
+                "put_bucket_versioning",
+                Bucket=name,
+                VersioningConfiguration={"Status": status},
+            )
+            attrs["versioning"] = bool(spec["versioning"])
+        if "tags" in fields:
+            # PutBucketTagging replaces the whole set (aws: tags cannot be written by anyone).
+            s3_call(
+                ctx, "put_bucket_tagging", Bucket=name, Tagging={"TagSet": tag_list(spec["tags"])}
+            )
+            attrs["tags"] = dict(spec["tags"])
+        return Live(live.id, attrs)
+
+    # --- delete --------------------------------------------------------------------------------
+
+    def delete(self, ctx: Ctx, live: Live) -> str | None:
+        name = live.id
+        try:
+            if not ctx.delete_data:
+                kept = self._user_data(ctx, name)
+                if kept:
+                    return kept
+            else:
+                for entries in version_pages(ctx, name):
+                    if entries:
+                        ctx.report(f"deleting {len(entries)} object versions")
+                        delete_versions(ctx, name, entries)
+            s3_call(ctx, "delete_bucket", Bucket=name)
+        except Exception as exc:
+            if is_missing(exc):
+                return None
+            raise
+        return None
+
+    def _user_data(self, ctx: Ctx, name: str) -> str | None:
+        """Why the bucket stays, when anything is left in it (smprov's own objects are gone)."""
+        page = next(version_pages(ctx, name), [])
+        if not page:
+            return None
+        keys = sorted({e["Key"] for e in page})
+        shown = ", ".join(keys[:SHOWN_KEYS]) + (", ..." if len(keys) > SHOWN_KEYS else "")
+        count = f"{len(keys)}+" if len(page) >= 1000 else str(len(keys))
+        return (
+            f"it holds {count} object(s) smprov did not upload ({shown}); "
+            "run `smprov down --delete-data` to delete them and the bucket"
+        )
+
+    def outputs(self, live: Live) -> Mapping[str, Any]:
+        return {"id": live.id, "name": live.id, "arn": live.get("arn"), "uri": live.get("uri")}
+
+
+def _encryption(answer: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    rules = ((answer or {}).get("ServerSideEncryptionConfiguration") or {}).get("Rules") or []
+    if not rules:
+        return None
+    default = rules[0].get("ApplyServerSideEncryptionByDefault") or {}
+    algorithm = default.get("SSEAlgorithm")
+    kms = algorithm in ("aws:kms", "aws:kms:dsse")
+    return {
+        "sse_algorithm": algorithm,
+        "kms_key_id": default.get("KMSMasterKeyID") if kms else None,
+        # S3 reports BucketKeyEnabled for SSE-S3 too, where it means nothing.
+        "bucket_key_enabled": bool(rules[0].get("BucketKeyEnabled")) if kms else False,
+    }
+
+
+def _encryption_request(spec: Mapping[str, Any]) -> dict[str, Any]:
+    default: dict[str, Any] = {"SSEAlgorithm": spec["sse_algorithm"]}
+    rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": default}
+    if spec["sse_algorithm"] == "aws:kms":
+        default["KMSMasterKeyID"] = spec["kms_key_id"]
+        rule["BucketKeyEnabled"] = bool(spec["bucket_key_enabled"])
+    return {"Rules": [rule]}
+
+
+def _public_access(answer: Mapping[str, Any] | None) -> dict[str, bool] | None:
+    config = (answer or {}).get("PublicAccessBlockConfiguration")
+    if config is None:
+        return None
+    return {field: bool(config.get(aws)) for field, aws in PUBLIC_ACCESS_FIELDS.items()}
+
+
+def _ownership(answer: Mapping[str, Any] | None) -> str | None:
+    rules = ((answer or {}).get("OwnershipControls") or {}).get("Rules") or []
+    return rules[0].get("ObjectOwnership") if rules else None

@@ -1,0 +1,118 @@
+"""The s3_object kind: folder markers, the CSV's content hash, no re-upload when unchanged,
+multipart uploads with progress, and deletion of every version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioner.kinds import s3_object
+from provisioner.kinds.base import Ctx, ReadItem
+from provisioner.kinds.bucket import Bucket
+from provisioner.kinds.s3_object import EMPTY_SHA256, S3Object, file_digests
+from tests.harness import Harness
+from tests.kinds.storage_helpers import bucket_spec, make_ctx
+
+BUCKET = "dev-sagemaker-abcd1234"
+
+
+@pytest.fixture
+def ctx(harness: Harness) -> Ctx:
+    ctx = make_ctx(harness.clients)
+    Bucket().create(ctx, "bucket", bucket_spec(BUCKET), "token")
+    return ctx
+
+
+def csv_spec(path: Path) -> dict[str, Any]:
+    sha, md5, _size = file_digests(path)
+    return {
+        "bucket": BUCKET,
+        "key": f"raw-data/{path.name}",
+        "source": str(path),
+        "sha256": sha,
+        "md5": md5,
+        "content_type": "text/csv",
+    }
+
+
+def read(ctx: Ctx, specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    items = [ReadItem(key, None, spec) for key, spec in specs.items()]
+    return S3Object().read(ctx, items, lambda v: v)
+
+
+def test_folder_marker_and_csv_round_trip(harness: Harness, ctx: Ctx, tmp_path: Path) -> None:
+    data = tmp_path / "train.csv"
+    data.write_text("a,b\n1,2\n")
+    marker = {"bucket": BUCKET, "key": "raw-data/", "sha256": EMPTY_SHA256}
+    S3Object().create(ctx, "s3_object.folder.raw-data", marker, "t")
+    created = S3Object().create(ctx, "s3_object.csv", csv_spec(data), "t")
+    assert created.get("uri") == f"s3://{BUCKET}/raw-data/train.csv"
+    head = harness.clients("s3").head_object(Bucket=BUCKET, Key="raw-data/train.csv")
+    assert head["Metadata"]["sha256"] == csv_spec(data)["sha256"]
+    assert head["ContentType"] == "text/csv"
+
+    harness.log.clear()
+    specs = {"s3_object.folder.raw-data": marker, "s3_object.csv": csv_spec(data)}
+    found = read(ctx, specs)
+    # One listing; the ETag equals the local MD5, so no HeadObject either.
+    assert harness.log.reads == ["ListObjectsV2"]
+    assert all(S3Object().diff(found[k], specs[k]) == [] for k in specs)
+
+
+def test_changed_csv_is_uploaded_unchanged_is_not(
+    harness: Harness, ctx: Ctx, tmp_path: Path
+) -> None:
+    data = tmp_path / "train.csv"
+    data.write_text("a,b\n1,2\n")
+    S3Object().create(ctx, "s3_object.csv", csv_spec(data), "t")
+    data.write_text("a,b\n1,2\n3,4\n")
+    spec = csv_spec(data)
+    live = read(ctx, {"s3_object.csv": spec})["s3_object.csv"]
+    changes = S3Object().diff(live, spec)
+    assert [c.path for c in changes] == ["sha256"]
+    harness.log.clear()
+    S3Object().update(ctx, live, spec, changes)
+    assert harness.log.mutating == ["PutObject"]
+    body = harness.clients("s3").get_object(Bucket=BUCKET, Key="raw-data/train.csv")["Body"]
+    assert body.read() == b"a,b\n1,2\n3,4\n"
+    assert S3Object().diff(read(ctx, {"s3_object.csv": spec})["s3_object.csv"], spec) == []
+
+
+def test_multipart_upload_reports_progress_and_reads_the_hash_from_metadata(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_object, "MULTIPART_THRESHOLD", 5 * 1024 * 1024)  # S3's minimum part
+    data = tmp_path / "big.csv"
+    data.write_bytes(b"1,2,3\n" * (2 * 1024 * 1024))  # 12 MiB: three parts
+    messages: list[str] = []
+    ctx = make_ctx(harness.clients, report=messages.append)
+    Bucket().create(ctx, "bucket", bucket_spec(BUCKET), "token")
+    S3Object().create(ctx, "s3_object.csv", csv_spec(data), "t")
+    assert harness.log.count("UploadPart") == 3
+    assert messages[-1].startswith("uploading raw-data/big.csv: 100%")
+    harness.log.clear()
+    live = read(ctx, {"s3_object.csv": csv_spec(data)})["s3_object.csv"]
+    # A multipart ETag is not an MD5: the recorded SHA-256 is read with one HeadObject.
+    assert "-" in live.get("etag")
+    assert harness.log.count("HeadObject") == 1
+    assert S3Object().diff(live, csv_spec(data)) == []
+
+
+def test_delete_removes_every_version_of_its_key_only(harness: Harness, ctx: Ctx) -> None:
+    s3 = harness.clients("s3")
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket=BUCKET, Key="raw-data/data.csv", Body=body)
+    s3.put_object(Bucket=BUCKET, Key="raw-data/data.csv.bak", Body=b"mine")
+    live = read(ctx, {"s3_object.csv": {"bucket": BUCKET, "key": "raw-data/data.csv"}})
+    assert S3Object().delete(ctx, live["s3_object.csv"]) is None
+    left = s3.list_object_versions(Bucket=BUCKET)
+    assert [v["Key"] for v in left.get("Versions", [])] == ["raw-data/data.csv.bak"]
+    assert "DeleteMarkers" not in left
+    assert S3Object().delete(ctx, live["s3_object.csv"]) is None
+
+
+def test_objects_of_a_missing_bucket_read_as_absent(ctx: Ctx) -> None:
+    spec = {"bucket": "dev-sagemaker-nobucket", "key": "raw-data/", "sha256": EMPTY_SHA256}
+    assert read(ctx, {"s3_object.folder.raw-data": spec}) == {}
