@@ -227,7 +227,7 @@ def up(
                 if json_out:
                     render.emit_json({"ok": True, "changes": [], "resources": _ids(doc)})
                 return
-            ops.check_replacements(the_plan, allow_replace)
+            ops.check_replacements(the_plan, allow_replace, stk.kinds)
             _confirm(f"Apply these changes to stack {stk.config.environment}?", yes)
             report, final = _run_plan(
                 ops.execute, stk, the_plan, doc, json_mode=json_out, verb="up"

@@ -297,8 +297,15 @@ def execute(
     return report, recorder.snapshot()
 
 
-def check_replacements(plan: Plan, allow_replace: bool) -> None:
-    replaced = plan.replacements()
+def check_replacements(
+    plan: Plan, allow_replace: bool, kinds: Mapping[str, Kind] = REGISTRY
+) -> None:
+    """Refuse a plan that would destroy resources in order to replace them, unless allowed.
+
+    Kinds that keep their data when deleted (a log group without --delete-logs, a bucket holding
+    data) are left out: replacing them destroys nothing, the old one stays in AWS.
+    """
+    replaced = [s for s in plan.replacements() if not kinds[s.kind].retains_data]
     if replaced and not allow_replace:
         lines = ", ".join(
             f"{s.key} ({', '.join(c.path for c in s.changes if c.forces_replace)})"

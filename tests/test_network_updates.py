@@ -50,9 +50,9 @@ def test_default_network_matches_the_module(harness: Harness) -> None:
     tables = stack_ids(harness, "describe_route_tables", "RouteTables")
     by_name = {next(t["Value"] for t in rt["Tags"] if t["Key"] == "Name"): rt for rt in tables}
     assert set(by_name) == {"dev-public", "dev-private"}
-    public_routes = {r["DestinationCidrBlock"]: r for r in by_name["dev-public"]["Routes"]}
+    public_routes = {r.get("DestinationCidrBlock"): r for r in by_name["dev-public"]["Routes"]}
     assert public_routes["0.0.0.0/0"]["GatewayId"].startswith("igw-")
-    private_routes = {r["DestinationCidrBlock"]: r for r in by_name["dev-private"]["Routes"]}
+    private_routes = {r.get("DestinationCidrBlock"): r for r in by_name["dev-private"]["Routes"]}
     assert private_routes["0.0.0.0/0"]["NatGatewayId"].startswith("nat-")
     # private and database subnets of both zones share the one private table
     assert len([a for a in by_name["dev-private"]["Associations"] if a.get("SubnetId")]) == 4
@@ -76,7 +76,14 @@ def test_tag_change_updates_in_place(harness: Harness) -> None:
     counts = plan.summary()
     assert counts[Action.CREATE] == counts[Action.DELETE] == counts[Action.REPLACE] == 0
     assert counts[Action.UPDATE] > 0
-    assert set(harness.log.mutating) == {"CreateTags"}
+    # one tagging call per resource, whatever the service's name for it; nothing else
+    assert set(harness.log.mutating) <= {
+        "CreateTags",
+        "AddTagsToResource",
+        "TagResource",
+        "PutBucketTagging",
+        "TagRole",
+    }
     assert harness.plan().is_empty
 
 
@@ -125,12 +132,19 @@ def test_zone_count_up_and_down_touches_only_that_zone(harness: Harness) -> None
     counts = Counter(s.action for s in plan.changes)
     assert counts[Action.CREATE] == 6  # three subnets and three associations in us-east-1c
     assert counts[Action.DELETE] == counts[Action.REPLACE] == 0
-    assert all("us-east-1c" in s.key for s in plan.changes)
+    assert all("us-east-1c" in s.key for s in plan.changes if s.action is Action.CREATE)
+    # what spans the zones takes the new subnets in place
+    updated = {s.key for s in plan.changes if s.action is Action.UPDATE}
+    assert updated <= {
+        "db_subnet_group",
+        "vpc_endpoint.sagemaker.api",
+        "vpc_endpoint.sagemaker.runtime",
+    }
     assert harness.plan().is_empty
     harness.write_config("availability_zones = 2\n")
     plan, _report, _state = harness.up()
-    assert {s.action for s in plan.changes} == {Action.DELETE}
-    assert all("us-east-1c" in s.key for s in plan.changes)
+    assert {s.action for s in plan.changes} == {Action.DELETE, Action.UPDATE}
+    assert all("us-east-1c" in s.key for s in plan.changes if s.action is Action.DELETE)
     assert len(stack_ids(harness, "describe_subnets", "Subnets")) == 6
 
 
@@ -153,7 +167,7 @@ def test_vpc_cidr_change_is_a_replacement_refused_without_allow_replace(harness:
 def test_down_leaves_nothing_of_the_stack(harness: Harness) -> None:
     harness.write_config("vpc_redundancy = true\n")
     harness.up()
-    _plan, _report, final = harness.down()
+    _plan, _report, final = harness.down(delete_logs=True, delete_data=True)
     assert final.resources == {}
     for describe, key in (
         ("describe_vpcs", "Vpcs"),

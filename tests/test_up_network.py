@@ -15,4 +15,7 @@ def test_cold_up_then_noop_then_down(harness: Harness) -> None:
     assert harness.log.mutating == []
     harness.log.clear()
     _plan, _report, final = harness.down()
+    # The flow-log group holds data: kept unless --delete-logs.
+    assert set(final.resources) == {"log_group.flow_logs"}
+    _plan, _report, final = harness.down(delete_logs=True)
     assert final.resources == {}

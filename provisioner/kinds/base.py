@@ -119,6 +119,9 @@ class Kind:
     create_only: ClassVar[frozenset[str]] = frozenset()
     #: Name-keyed kinds (bucket, role, log group) must delete the old one before making the new.
     delete_before_replace: ClassVar[bool] = True
+    #: Deleting it keeps what it holds unless the user asks (log groups, buckets with data),
+    #: so replacing it destroys nothing: no --allow-replace needed.
+    retains_data: ClassVar[bool] = False
     #: What the plan calls this kind in its output ("subnet", "NAT gateway").
     label: ClassVar[str] = ""
 

@@ -68,6 +68,7 @@ class Bucket(Kind):
     name = "bucket"
     label = "S3 bucket"
     replace_on = frozenset({"name", "region"})
+    retains_data = True
     #: The name prefix to search when the state lost the name (never compared with AWS).
     create_only = frozenset({"adopt_prefix"})
 

@@ -1,0 +1,114 @@
+"""VPC flow logs: a CloudWatch Logs group, the IAM role the flow-logs service delivers through,
+and the flow log itself (traffic ALL), as terraform-aws-modules/vpc 5.x makes them, with the
+role's trust scoped to this account's flow logs and its permissions to this one log group."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from provisioner.blueprint.common import BlueprintInputs
+from provisioner.engine.model import Desired, Ref
+
+LOG_GROUP = "log_group.flow_logs"
+ROLE = "iam_role.flow_logs"
+#: The module's name for the group, with the VPC id (there is one flow log per VPC).
+LOG_GROUP_NAME = "/aws/vpc-flow-log/{}"
+SERVICE = "vpc-flow-logs.amazonaws.com"
+
+
+def trust_policy(inputs: BlueprintInputs) -> dict[str, Any]:
+    """Only the flow-logs service, and only for flow logs of this account and region
+    (aws:SourceAccount / aws:SourceArn: the confused-deputy guard the module leaves out)."""
+    flow_logs = f"arn:{inputs.partition}:ec2:{inputs.region}:{inputs.account}:vpc-flow-log/*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSVPCFlowLogsAssumeRole",
+                "Effect": "Allow",
+                "Principal": {"Service": SERVICE},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": inputs.account},
+                    "ArnLike": {"aws:SourceArn": flow_logs},
+                },
+            }
+        ],
+    }
+
+
+def delivery_policy(inputs: BlueprintInputs) -> dict[str, Any]:
+    """What delivery needs, on this log group only (the module grants these on "*").
+
+    CreateLogStream, PutLogEvents and DescribeLogStreams act on the group and its streams
+    (``<group arn>:*`` covers ``:log-stream:<name>``). DescribeLogGroups lists groups and is not
+    authorised against a group: IAM evaluates it against ``...:log-group::log-stream:``, so the
+    narrowest resource AWS honours is every group of this account and region.
+    """
+    groups = f"arn:{inputs.partition}:logs:{inputs.region}:{inputs.account}:log-group:*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DeliverToTheFlowLogGroup",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                "Resource": [
+                    Ref(LOG_GROUP, "arn"),
+                    Ref(LOG_GROUP, "arn", template="{}:*"),
+                ],
+            },
+            {
+                "Sid": "FindTheFlowLogGroup",
+                "Effect": "Allow",
+                "Action": "logs:DescribeLogGroups",
+                "Resource": groups,
+            },
+        ],
+    }
+
+
+def flow_logs(inputs: BlueprintInputs) -> Iterator[Desired]:
+    cfg = inputs.config
+    role_name = f"{inputs.env}-vpc-flow-logs"
+    yield Desired(
+        LOG_GROUP,
+        "log_group",
+        {
+            "name": Ref("vpc", template=LOG_GROUP_NAME),
+            "retention_in_days": cfg.flow_log_retention_days,
+            "tags": inputs.tags(LOG_GROUP),
+        },
+    )
+    yield Desired(
+        ROLE,
+        "iam_role",
+        {
+            "name": role_name,
+            "path": "/",
+            "description": f"Lets VPC flow logs of {inputs.env} deliver to their log group",
+            "assume_role_policy": trust_policy(inputs),
+            "inline_policies": {"deliver-to-cloudwatch-logs": delivery_policy(inputs)},
+            "managed_policy_arns": [],
+            "max_session_duration": 3600,
+            "tags": inputs.tags(ROLE, role_name),
+        },
+    )
+    yield Desired(
+        "flow_log",
+        "flow_log",
+        {
+            "resource_id": Ref("vpc"),
+            "traffic_type": "ALL",
+            "log_destination_type": "cloud-watch-logs",
+            "log_destination": Ref(LOG_GROUP, "arn"),
+            "deliver_logs_permission_arn": Ref(ROLE, "arn"),
+            "max_aggregation_interval": cfg.flow_log_max_aggregation_interval,
+            "tags": inputs.tags("flow_log"),
+        },
+    )

@@ -1,0 +1,129 @@
+"""An RDS DB subnet group over the database subnets, named after the environment.
+
+RDS keys subnet groups by name (lower-cased by AWS) and offers no tag filter on the describe, so
+the read lists the region's groups once and picks the names it wants; tags come from one
+ListTagsForResource per group found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.aws.errors import has_code
+from provisioner.aws.tags import compare_tags
+from provisioner.engine.model import FieldChange, Live
+from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver, tag_dict, tag_list
+from provisioner.kinds.ec2 import ignore_missing
+
+NOT_FOUND = ("DBSubnetGroupNotFoundFault",)
+# RDS may not see subnets EC2 made a moment ago.
+CONSISTENCY = ("InvalidSubnet",)
+
+
+class DbSubnetGroup(Kind):
+    name = "db_subnet_group"
+    label = "DB subnet group"
+    replace_on = frozenset({"name"})
+    unordered = frozenset({"subnet_ids"})
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        wanted: dict[str, str] = {}
+        for item in items:
+            name = item.spec.get("name") if item.spec is not None else item.id
+            if isinstance(name, str):
+                wanted[name.lower()] = item.key
+            if item.id:
+                wanted.setdefault(item.id.lower(), item.key)
+        if not wanted:
+            return {}
+        rds = ctx.client("rds")
+        out: dict[str, Live] = {}
+        for page in rds.get_paginator("describe_db_subnet_groups").paginate():
+            for raw in page.get("DBSubnetGroups", []):
+                key = wanted.get(raw["DBSubnetGroupName"].lower())
+                if key is None or key in out:
+                    continue
+                arn = raw.get("DBSubnetGroupArn") or ctx.arn(
+                    "rds", f"subgrp:{raw['DBSubnetGroupName']}"
+                )
+                tags = rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])
+                out[key] = _live(raw, arn, tag_dict(tags))
+        return out
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        rds = ctx.client("rds")
+        raw = ctx.retry(
+            lambda: rds.create_db_subnet_group(
+                DBSubnetGroupName=spec["name"],
+                DBSubnetGroupDescription=spec["description"],
+                SubnetIds=list(spec["subnet_ids"]),
+                Tags=tag_list(spec["tags"]),
+            )["DBSubnetGroup"],
+            codes=CONSISTENCY,
+            what=f"creating DB subnet group {spec['name']}",
+        )
+        return _live(raw, raw.get("DBSubnetGroupArn") or "", dict(spec["tags"]))
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        rds = ctx.client("rds")
+        fields = {c.path for c in changes}
+        attrs = dict(live.attrs)
+        if fields & {"description", "subnet_ids"}:
+            # One call sets both (SubnetIds is required). Never sent when only tags changed:
+            # besides being pointless, moto 5.2's ModifyDBSubnetGroup deletes the group.
+            raw = ctx.retry(
+                lambda: rds.modify_db_subnet_group(
+                    DBSubnetGroupName=live.id,
+                    DBSubnetGroupDescription=spec["description"],
+                    SubnetIds=list(spec["subnet_ids"]),
+                )["DBSubnetGroup"],
+                codes=CONSISTENCY,
+                what=f"updating DB subnet group {live.id}",
+            )
+            attrs.update(_live(raw, live.get("arn"), live.get("tags") or {}).attrs)
+            if not self._exists(ctx, live.id):
+                # moto 5.2's ModifyDBSubnetGroup answers 200 and deletes the group (AWS
+                # modifies it). One read after this rare update tells, and the group is made
+                # again with the new settings, so the emulator converges in one run as AWS does.
+                return self.create(ctx, "", spec, "")
+        if "tags" in fields:
+            to_set, to_unset = compare_tags(live.get("tags") or {}, spec["tags"])
+            if to_set:
+                rds.add_tags_to_resource(ResourceName=live.get("arn"), Tags=tag_list(to_set))
+            if to_unset:
+                rds.remove_tags_from_resource(ResourceName=live.get("arn"), TagKeys=to_unset)
+            attrs["tags"] = dict(spec["tags"])
+        return Live(live.id, attrs)
+
+    def _exists(self, ctx: Ctx, name: str) -> bool:
+        try:
+            ctx.client("rds").describe_db_subnet_groups(DBSubnetGroupName=name)
+        except Exception as exc:
+            if has_code(exc, *NOT_FOUND):
+                return False
+            raise
+        return True
+
+    def delete(self, ctx: Ctx, live: Live) -> None:
+        rds = ctx.client("rds")
+        ignore_missing(lambda: rds.delete_db_subnet_group(DBSubnetGroupName=live.id), *NOT_FOUND)
+
+    def outputs(self, live: Live) -> Mapping[str, Any]:
+        return {"id": live.id, "name": live.id, "arn": live.get("arn")}
+
+
+def _live(raw: Mapping[str, Any], arn: str, tags: Mapping[str, str]) -> Live:
+    return Live(
+        raw["DBSubnetGroupName"],
+        {
+            "name": raw["DBSubnetGroupName"],
+            "description": raw.get("DBSubnetGroupDescription"),
+            "subnet_ids": sorted(s["SubnetIdentifier"] for s in raw.get("Subnets", [])),
+            "vpc_id": raw.get("VpcId"),
+            "arn": arn,
+            "tags": dict(tags),
+        },
+    )

@@ -1,0 +1,145 @@
+"""A CloudWatch Logs log group (the VPC flow logs' destination), with its retention and tags.
+
+Log groups have no id but their name, and the name holds the VPC id (``/aws/vpc-flow-log/<vpc>``),
+so a group is found by the recorded name or, once the VPC is known, by the desired one. A log
+group holds data: ``delete`` keeps it unless the user passed ``--delete-logs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.aws.errors import has_code
+from provisioner.aws.tags import compare_tags
+from provisioner.engine.model import FieldChange, Live
+from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
+from provisioner.kinds.ec2 import ignore_missing
+
+NOT_FOUND = ("ResourceNotFoundException",)
+# The executor reports "kept <name>: <this>".
+KEPT = "it holds flow-log data (smprov down --delete-logs deletes it)"
+
+
+class LogGroup(Kind):
+    name = "log_group"
+    label = "log group"
+    replace_on = frozenset({"name"})
+    retains_data = True
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        wanted: dict[str, list[str]] = {}  # key -> names to look for, preferred first
+        for item in items:
+            names: list[str] = []
+            desired = resolve(item.spec.get("name")) if item.spec is not None else None
+            if isinstance(desired, str):
+                names.append(desired)
+            if item.id:
+                # Also when the desired name is not known: its VPC is gone (a `down` kept this
+                # group). `down --delete-logs` must still find it; `up` replaces it with the
+                # new VPC's group, and the replacement keeps the old one (delete says so).
+                names.append(item.id)
+            if names:
+                wanted[item.key] = names
+        every = sorted({n for names in wanted.values() for n in names})
+        if not every:
+            return {}
+        found = self._describe(ctx, _common_prefix(every), set(every))
+        logs = ctx.client("logs")
+        out: dict[str, Live] = {}
+        for key, names in wanted.items():
+            raw = next((found[n] for n in names if n in found), None)
+            if raw is None:
+                continue
+            arn = ctx.arn("logs", f"log-group:{raw['logGroupName']}")
+            tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+            out[key] = _live(raw["logGroupName"], arn, raw.get("retentionInDays"), tags)
+        return out
+
+    def _describe(self, ctx: Ctx, prefix: str, names: set[str]) -> dict[str, dict[str, Any]]:
+        """The groups named in ``names``: one paginated call over their common prefix."""
+        params: dict[str, Any] = {"logGroupNamePrefix": prefix} if prefix else {}
+        pages = ctx.client("logs").get_paginator("describe_log_groups").paginate(**params)
+        return {
+            raw["logGroupName"]: raw
+            for page in pages
+            for raw in page.get("logGroups", [])
+            if raw["logGroupName"] in names
+        }
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        logs = ctx.client("logs")
+        name = spec["name"]
+        arn = ctx.arn("logs", f"log-group:{name}")
+        try:
+            logs.create_log_group(logGroupName=name, tags=dict(spec["tags"]))
+        except Exception as exc:
+            if not has_code(exc, "ResourceAlreadyExistsException"):
+                raise
+            # Left by a run that died before recording it, or kept by an earlier `down` of
+            # the same VPC: take it over and put its settings right.
+            logs.tag_resource(resourceArn=arn, tags=dict(spec["tags"]))
+        self._set_retention(ctx, name, spec.get("retention_in_days"))
+        return _live(name, arn, spec.get("retention_in_days"), spec["tags"])
+
+    def _set_retention(self, ctx: Ctx, name: str, days: int | None) -> None:
+        logs = ctx.client("logs")
+        if days is None:
+            ignore_missing(lambda: logs.delete_retention_policy(logGroupName=name), *NOT_FOUND)
+            return
+        ctx.retry(
+            lambda: logs.put_retention_policy(logGroupName=name, retentionInDays=int(days)),
+            codes=NOT_FOUND,
+            what=f"setting the retention of log group {name}",
+        )
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        fields = {c.path for c in changes}
+        attrs = dict(live.attrs)
+        if "retention_in_days" in fields:
+            self._set_retention(ctx, live.id, spec.get("retention_in_days"))
+            attrs["retention_in_days"] = spec.get("retention_in_days")
+        if "tags" in fields:
+            to_set, to_unset = compare_tags(live.get("tags") or {}, spec["tags"])
+            logs = ctx.client("logs")
+            if to_set:
+                logs.tag_resource(resourceArn=live.get("arn"), tags=to_set)
+            if to_unset:
+                logs.untag_resource(resourceArn=live.get("arn"), tagKeys=to_unset)
+            attrs["tags"] = dict(spec["tags"])
+        return Live(live.id, attrs)
+
+    def delete(self, ctx: Ctx, live: Live) -> str | None:
+        if not ctx.delete_logs:
+            return KEPT
+        logs = ctx.client("logs")
+        ignore_missing(lambda: logs.delete_log_group(logGroupName=live.id), *NOT_FOUND)
+        return None
+
+    def outputs(self, live: Live) -> Mapping[str, Any]:
+        return {"id": live.id, "name": live.id, "arn": live.get("arn")}
+
+
+def _common_prefix(names: list[str]) -> str:
+    """The longest string every name starts with (a logGroupNamePrefix, not a path)."""
+    first, last = min(names), max(names)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def _live(name: str, arn: str, days: int | None, tags: Mapping[str, str]) -> Live:
+    """``arn`` is the group's ARN without the ``:*`` DescribeLogGroups appends: the form
+    CreateFlowLogs' LogDestination and the tagging calls take."""
+    return Live(
+        name,
+        {
+            "name": name,
+            "arn": arn,
+            "retention_in_days": days,
+            "tags": {k: v for k, v in tags.items() if not k.startswith("aws:")},
+        },
+    )
