@@ -258,6 +258,9 @@ def plan_down(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
 @contextmanager
 def locked(stack: Stack, operation: str) -> Iterator[StateDocument | None]:
     with stack.backend.lock(operation):
+        note = getattr(stack.backend, "last_lock_note", None)
+        if note:  # a lock left by a smprov that died was taken over: say so with the plan
+            stack.notices.append(Notice("state lock", note))
         yield read_state(stack)
 
 
