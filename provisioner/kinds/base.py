@@ -124,6 +124,10 @@ class Kind:
     retains_data: ClassVar[bool] = False
     #: What the plan calls this kind in its output ("subnet", "NAT gateway").
     label: ClassVar[str] = ""
+    #: AWS's typical seconds until a new one is usable / a deleted one is gone (NAT gateways:
+    #: minutes). The executor starts the chains leading to long waits first.
+    create_seconds: ClassVar[float] = 0.0
+    delete_seconds: ClassVar[float] = 0.0
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         """Live resources for ``items`` (missing ones absent), plus any other resource of this
@@ -181,6 +185,13 @@ class Kind:
 
     def outputs(self, live: Live) -> Mapping[str, Any]:
         return {"id": live.id}
+
+
+def wanted_name(item: ReadItem, resolve: Resolver, field: str = "name") -> str | None:
+    """For name-keyed kinds (roles, buckets): the recorded name first -- so a renamed resource
+    plans as a replacement, not as a second one beside an orphan -- else the desired name."""
+    name = item.id or (resolve(item.spec[field]) if item.spec is not None else None)
+    return name if isinstance(name, str) and name else None
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import has_code
-from provisioner.engine.model import UNKNOWN, FieldChange, Live
+from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
 from provisioner.kinds.base import (
     KEY_TAG,
@@ -27,6 +27,7 @@ from provisioner.kinds.base import (
     Resolver,
     tag_dict,
     tag_list,
+    wanted_name,
 )
 from provisioner.kinds.s3 import bucket_arn, delete_versions, is_missing, s3_call, version_pages
 
@@ -77,8 +78,8 @@ class Bucket(Kind):
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         out: dict[str, Live] = {}
         for item in items:
-            name = item.id or (resolve(item.spec["name"]) if item.spec is not None else None)
-            if not name or name is UNKNOWN:
+            name = wanted_name(item, resolve)
+            if name is None:
                 continue
             live = self._read_bucket(ctx, name)
             if live is not None and item.id is None and not self._ours(live, item.key, ctx):

@@ -5,10 +5,10 @@ DHCP options sets are immutable in AWS: any change of servers or domain replaces
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from provisioner.engine.model import FieldChange, Live
+from provisioner.engine.model import Live
 from provisioner.kinds.base import Ctx, tag_dict, tag_specs
 from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry, sync_ec2_tags
 
@@ -60,12 +60,6 @@ class DhcpOptions(Ec2Kind):
             sync_ec2_tags(ctx, live.id, live.get("tags") or {}, spec["tags"])
             live = Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
         return live
-
-    def update(
-        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
-    ) -> Live:
-        self.sync_tags(ctx, live, spec["tags"])
-        return Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from provisioner.aws.errors import error_code, has_code
 from provisioner.aws.tags import compare_tags
-from provisioner.engine.model import Live
+from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
 from provisioner.kinds.base import KEY_TAG, STACK_TAG, Ctx, Kind, ReadItem, Resolver, tag_dict
 
@@ -191,6 +191,13 @@ class Ec2Kind(Kind):
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         return {key: self.to_live(raw) for key, raw in self.raw_by_key(ctx, items).items()}
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        """The default for kinds whose only in-place change is their tags."""
+        self.sync_tags(ctx, live, spec["tags"])
+        return Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
 
     def sync_tags(self, ctx: Ctx, live: Live, want: Mapping[str, str]) -> None:
         sync_ec2_tags(ctx, live.id, live.get("tags") or {}, want)

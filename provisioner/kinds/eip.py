@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from provisioner.engine.model import FieldChange, Live
+from provisioner.engine.model import Live
 from provisioner.kinds.base import Ctx, tag_dict, tag_specs
 from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
 
@@ -44,12 +44,6 @@ class ElasticIp(Ec2Kind):
                 "tags": dict(spec["tags"]),
             },
         )
-
-    def update(
-        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
-    ) -> Live:
-        self.sync_tags(ctx, live, spec["tags"])
-        return Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")

@@ -5,10 +5,10 @@ EC2 has no call that modifies a flow log: every setting but the tags forces a re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from provisioner.engine.model import FieldChange, Live
+from provisioner.engine.model import Live
 from provisioner.errors import AwsError
 from provisioner.kinds.base import Ctx, tag_dict, tag_specs
 from provisioner.kinds.ec2 import Ec2Kind, ignore_missing
@@ -86,12 +86,6 @@ class FlowLog(Ec2Kind):
         attrs = {field: spec[field] for field in FIELDS}
         attrs.update(status="ACTIVE", tags=dict(spec["tags"]))
         return Live(flow_log_id, attrs)
-
-    def update(
-        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
-    ) -> Live:
-        self.sync_tags(ctx, live, spec["tags"])
-        return Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")

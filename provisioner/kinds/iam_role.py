@@ -15,9 +15,18 @@ from typing import Any
 
 from provisioner.aws.errors import has_code
 from provisioner.aws.tags import compare_tags
-from provisioner.engine.model import UNKNOWN, FieldChange, Live
+from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError, ConfigError
-from provisioner.kinds.base import STACK_TAG, Ctx, Kind, ReadItem, Resolver, tag_dict, tag_list
+from provisioner.kinds.base import (
+    STACK_TAG,
+    Ctx,
+    Kind,
+    ReadItem,
+    Resolver,
+    tag_dict,
+    tag_list,
+    wanted_name,
+)
 from provisioner.kinds.ec2 import ignore_missing
 from provisioner.kinds.policy import parse_policy, policy_json, policy_size, same_policy
 
@@ -84,10 +93,8 @@ class IamRole(Kind):
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         out: dict[str, Live] = {}
         for item in items:
-            # The recorded name first: a renamed role is then planned as a replacement, not
-            # as a second role beside an orphaned first one.
-            name = item.id or (resolve(item.spec["name"]) if item.spec is not None else None)
-            if not name or name is UNKNOWN:
+            name = wanted_name(item, resolve)
+            if name is None:
                 continue
             live = self._read_role(ctx, name)
             if live is None:

@@ -3,7 +3,7 @@ their own (route.py, route_table_association.py) so each can wait only for what 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from provisioner.engine.model import FieldChange, Live
@@ -58,12 +58,6 @@ class RouteTable(Ec2Kind):
 
     def diff(self, live: Live, spec: Mapping[str, Any]) -> list[FieldChange]:
         return super().diff(live, {k: v for k, v in spec.items() if k != "associations"})
-
-    def update(
-        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
-    ) -> Live:
-        self.sync_tags(ctx, live, spec["tags"])
-        return Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")
