@@ -152,7 +152,7 @@ def apply(
     remaining = {n: set(graph.deps(n)) for n in graph.nodes}
     # Sorted, like every later addition: at parallelism 1 a run makes its calls in a fixed order.
     ready = sorted((n for n, deps in remaining.items() if not deps), key=repr)
-    height = _heights(graph.topological(), dependants)
+    height = _heights(graph.topological(), dependants, lambda n: _weight(n, steps, kinds))
     running: dict[Future[str], tuple[Node, float]] = {}
 
     def settle(node: Node, result: NodeResult) -> None:
@@ -173,7 +173,7 @@ def apply(
             # Submit no more than the pool runs, so a queued step is never shown as running
             # and a cancel stops everything that has not really started.
             while ready and len(running) < max(1, parallelism) and not cancel.is_set():
-                # The longest chain first: when the pool is full, a step that a NAT gateway
+                # The costliest chain first: when the pool is full, a step that a NAT gateway
                 # waits behind must not queue behind leaves (list scheduling, ties in order).
                 node = ready.pop(max(range(len(ready)), key=lambda i: (height[ready[i]], -i)))
                 if node in report.results:
@@ -224,13 +224,28 @@ def apply(
     return report
 
 
-def _heights(order: list[Node], dependants: Mapping[Node, set[Node]]) -> dict[Node, int]:
-    """How many steps the longest chain of dependants below each node has (``order`` is
-    topological: every node after what it depends on)."""
-    height: dict[Node, int] = {}
+def _weight(node: Node, steps: Mapping[str, Any], kinds: Mapping[str, Kind]) -> float:
+    """A step's expected cost: one unit, plus AWS's typical wait when it creates or deletes a
+    slow resource (a NAT gateway's minutes)."""
+    key, phase = node
+    step = steps[key]
+    kind = kinds[step.kind]
+    if phase is Phase.DESTROY:
+        return 1.0 + kind.delete_seconds
+    if step.action in (Action.CREATE, Action.REPLACE):
+        return 1.0 + kind.create_seconds
+    return 1.0
+
+
+def _heights(
+    order: list[Node], dependants: Mapping[Node, set[Node]], weight: Callable[[Node], float]
+) -> dict[Node, float]:
+    """The expected cost of the costliest chain from each node to the end of the plan (``order``
+    is topological: every node after what it depends on)."""
+    height: dict[Node, float] = {}
     for node in reversed(order):
         below = dependants.get(node, ())
-        height[node] = 1 + max((height[d] for d in below), default=-1)
+        height[node] = weight(node) + max((height[d] for d in below), default=0.0)
     return height
 
 

@@ -24,6 +24,9 @@ class NatGateway(Ec2Kind):
     resource_type = "natgateway"
     replace_on = frozenset({"subnet_id", "allocation_id"})
     filter_param = "Filter"
+    # AWS: one to a few minutes to become available, about one to be deleted.
+    create_seconds = 120.0
+    delete_seconds = 60.0
 
     def uses_token(self) -> bool:
         return True

@@ -1,0 +1,114 @@
+"""The API-call budget of the default stack, counted exactly (the counts are deterministic).
+
+A no-change ``up`` or ``plan`` must stay cheap enough for every CI commit: one batched read per
+resource kind where AWS offers one (routes and associations share the route tables' describe),
+nothing mutating, well under Terraform's 91 requests for a no-op plan of the same stack. The
+expected lists are written out on purpose: a change to them is a change to the budget, made
+deliberately. A cold ``up`` sends, per resource, its create plus only the settings AWS takes in a
+separate call (``bench.report.verdict``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from bench.model import MotoFidelity
+from bench.report import verdict
+from bench.trace import Tracer, traced
+from provisioner import stack as ops
+from tests.harness import Harness
+
+START_UP = {
+    ("sts", "GetCallerIdentity"): 1,
+    ("ec2", "DescribeAvailabilityZones"): 1,
+    # preflight: the interface endpoints' services exist in the region
+    ("ec2", "DescribeVpcEndpointServices"): 1,
+}
+REFRESH = {
+    ("ec2", "DescribeDhcpOptions"): 1,
+    ("ec2", "DescribeVpcs"): 1,
+    ("ec2", "DescribeVpcAttribute"): 2,  # DNS support, DNS hostnames: one attribute per call
+    ("ec2", "DescribeSubnets"): 1,
+    ("ec2", "DescribeInternetGateways"): 1,
+    ("ec2", "DescribeAddresses"): 1,
+    ("ec2", "DescribeNatGateways"): 1,
+    # tagged tables (route tables, routes, associations) + the VPC's main table
+    ("ec2", "DescribeRouteTables"): 2,
+    # tagged groups + the VPC's default group
+    ("ec2", "DescribeSecurityGroups"): 2,
+    ("ec2", "DescribeNetworkAcls"): 1,
+    ("ec2", "DescribeVpcEndpoints"): 1,
+    ("ec2", "DescribeFlowLogs"): 1,
+    ("logs", "DescribeLogGroups"): 1,
+    ("logs", "ListTagsForResource"): 1,
+    ("rds", "DescribeDBSubnetGroups"): 1,
+    ("rds", "ListTagsForResource"): 1,
+    # two roles: flow-log delivery and SageMaker execution
+    ("iam", "GetRole"): 2,
+    ("iam", "ListRolePolicies"): 2,
+    ("iam", "GetRolePolicy"): 2,
+    ("iam", "ListAttachedRolePolicies"): 2,
+    # the bucket: one GET per setting (S3 has no batched read), its policy and its objects
+    ("s3", "HeadBucket"): 1,
+    ("s3", "GetBucketEncryption"): 1,
+    ("s3", "GetBucketVersioning"): 1,
+    ("s3", "GetPublicAccessBlock"): 1,
+    ("s3", "GetBucketOwnershipControls"): 1,
+    ("s3", "GetBucketTagging"): 1,
+    ("s3", "GetBucketPolicy"): 1,
+    ("s3", "ListObjectsV2"): 1,
+}
+NO_CHANGE = Counter({**START_UP, **REFRESH})
+
+
+def test_no_change_up_and_plan_make_exactly_the_budgeted_reads(harness: Harness) -> None:
+    harness.up()
+
+    harness.log.clear()
+    plan, _report, _state = harness.up()
+    assert plan.is_empty
+    assert Counter(harness.log.calls) == NO_CHANGE
+    assert harness.log.mutating == []
+    assert len(harness.log.calls) <= 45
+
+    harness.log.clear()
+    assert harness.plan().is_empty
+    assert Counter(harness.log.calls) == NO_CHANGE
+    assert harness.log.mutating == []
+
+
+def test_reads_grow_with_kinds_not_resources(harness: Harness) -> None:
+    """Six zones with a NAT gateway each: three times the subnets, six times the NAT gateways,
+    the very same reads."""
+    harness.write_config("availability_zones = 6\nvpc_redundancy = true\n")
+    _plan, _report, state = harness.up()
+    assert sum(1 for key in state.resources if key.startswith("subnet.")) == 18
+    harness.log.clear()
+    assert harness.plan().is_empty
+    assert Counter(harness.log.calls) == NO_CHANGE
+
+
+def test_cold_up_sends_one_create_per_resource_plus_separate_settings(harness: Harness) -> None:
+    # AWS applies create-time tags that moto 5.2 drops for DHCP options and buckets; without
+    # this the kinds would send a CreateTags/PutBucketTagging that AWS never sees.
+    MotoFidelity().install(harness.clients)
+    tracer = Tracer()
+    harness.clients.add_hook("before-call.*.*", tracer.hook)
+    keys_by_id: dict[str, str] = {}
+    stk = harness.open()
+    stk.kinds = traced(stk.kinds, tracer, keys_by_id)
+    with ops.locked(stk, "up") as doc:
+        plan, _ = ops.plan_up(stk, doc)
+        report, _final = ops.execute(stk, plan, doc)
+    assert report.ok
+
+    by_key: dict[str, Any] = tracer.mutating_by_key()
+    # The CSV goes up through boto3's managed transfer, whose own worker threads send the
+    # PutObject: the only mutating call not sent from its step's thread.
+    assert tracer.helper_mutating() == ["PutObject"]
+    assert set(by_key) | {"s3_object.csv"} == {step.key for step in plan.changes}
+    extra = {key: verdict(calls) for key, calls in by_key.items()}
+    assert not {k: v for k, v in extra.items() if v.startswith("EXTRA")}
+    # Nothing else sent: every mutating call belongs to a resource of the plan.
+    assert sum(len(calls) for calls in by_key.values()) + 1 == len(harness.log.mutating)
