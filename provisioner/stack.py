@@ -292,7 +292,7 @@ def execute(
         stack.kinds,
         lineage=doc.lineage,
         intents={k: i.token for k, i in doc.intents.items()},
-        serial=lambda: recorder.doc.serial,
+        serial=lambda: recorder.serial,
         parallelism=stack.parallelism,
         on_event=on_event,
         cancel=cancel,

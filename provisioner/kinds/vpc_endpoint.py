@@ -43,6 +43,9 @@ class VpcEndpoint(Ec2Kind):
     resource_type = "vpc-endpoint"
     replace_on = frozenset({"vpc_id", "service_name", "vpc_endpoint_type"})
     unordered = frozenset(LISTS)
+    # Interface endpoints take minutes each way on AWS: the executor starts their chains first.
+    create_seconds = 120.0
+    delete_seconds = 60.0
 
     def uses_token(self) -> bool:
         return True
@@ -98,8 +101,9 @@ class VpcEndpoint(Ec2Kind):
         return live
 
     def wait_available(self, ctx: Ctx, endpoint_id: str) -> Live:
-        """Poll one endpoint until it is ``available`` (its own describe: a batched wait for
-        every pending endpoint is a later optimisation that replaces this method)."""
+        """Poll one endpoint until it is ``available``. Not the batched poller
+        (aws/waiters.py): that selects by the ``vpc-endpoint-id`` filter, which moto 5.2 lacks;
+        a stack has two or three interface endpoints, so one describe each per round is cheap."""
 
         def check() -> Live | None:
             raws = self._by_id(ctx, endpoint_id)

@@ -81,11 +81,11 @@ class ResourceRecord:
     created_at: str
     updated_at: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, copy_attrs: bool = True) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "id": self.id,
-            "attrs": copy.deepcopy(self.attrs),
+            "attrs": copy.deepcopy(self.attrs) if copy_attrs else self.attrs,
             "depends_on": list(self.depends_on),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -216,8 +216,12 @@ class StateDocument:
 
     # -- serialisation ------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form; refuses (ValueError) to carry anything that looks like a secret."""
+    def to_dict(self, *, copy_attrs: bool = True) -> dict[str, Any]:
+        """The JSON-ready form; refuses (ValueError) to carry anything that looks like a secret.
+
+        ``copy_attrs=False`` shares the attribute dicts (for immediate serialisation: the state
+        is written after every change, and copying every resource each time is the main cost).
+        """
         out: dict[str, Any] = {
             "format_version": self.format_version,
             "lineage": self.lineage,
@@ -226,7 +230,9 @@ class StateDocument:
             "region": self.region,
             "account": self.account,
             "endpoint": self.endpoint,
-            "resources": {k: r.to_dict() for k, r in self.resources.items()},
+            "resources": {
+                k: r.to_dict(copy_attrs=copy_attrs) for k, r in self.resources.items()
+            },
             "intents": {k: i.to_dict() for k, i in self.intents.items()},
             "data": dict(self.data),
         }
@@ -239,7 +245,11 @@ class StateDocument:
         """Stable text: sorted keys, 2-space indent, trailing newline (diffs stay small)."""
         return (
             json.dumps(
-                self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+                self.to_dict(copy_attrs=False),
+                sort_keys=True,
+                indent=2,
+                ensure_ascii=False,
+                allow_nan=False,
             )
             + "\n"
         )

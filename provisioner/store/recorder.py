@@ -28,12 +28,22 @@ class Recorder:
         self._doc = doc.copy()
         self._clock = clock
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        #: Changes made (``_made``) and changes known to be on disk (``_written``).
+        self._made = 0
+        self._written = 0
         self.write_count = 0
 
     @property
     def doc(self) -> StateDocument:
         """A deep copy of the current document (safe to read while other threads record)."""
         return self.snapshot()
+
+    @property
+    def serial(self) -> int:
+        """The current serial, without copying the document."""
+        with self._lock:
+            return self._doc.serial
 
     def snapshot(self) -> StateDocument:
         with self._lock:
@@ -72,18 +82,30 @@ class Recorder:
         self._change(lambda doc, _now: doc.set_account(account, endpoint))
 
     def _change(self, mutate: Callable[[StateDocument, str], object]) -> None:
-        """Apply ``mutate``, bump the serial and write, all under the lock.
+        """Apply ``mutate``, then make sure it is on disk before returning.
 
         An invalid change (ValueError) leaves the document untouched. If the write fails the
         change stays in memory, because it is true of AWS, and the next write carries it; the
-        serial is rolled back so it still counts the writes that happened.
+        serial is rolled back so it still counts the writes that happened. Concurrent changes
+        share writes (group commit): the serial counts writes, not changes.
         """
         with self._lock:
             mutate(self._doc, self._clock())
-            self._doc.serial += 1
-            try:
-                self._backend.write(self._doc)
-            except BaseException:
-                self._doc.serial -= 1
-                raise
-            self.write_count += 1
+            self._made += 1
+            mine = self._made
+        # Group commit: one writer at a time; a write carries every change made before it, so a
+        # caller whose change another thread's write already carried returns at once. Either
+        # way no caller returns before its change is on disk.
+        with self._write_lock:
+            if self._written >= mine:
+                return
+            with self._lock:
+                covered = self._made
+                self._doc.serial += 1
+                try:
+                    self._backend.write(self._doc)
+                except BaseException:
+                    self._doc.serial -= 1
+                    raise
+                self._written = covered
+                self.write_count += 1
