@@ -230,9 +230,7 @@ class StateDocument:
             "region": self.region,
             "account": self.account,
             "endpoint": self.endpoint,
-            "resources": {
-                k: r.to_dict(copy_attrs=copy_attrs) for k, r in self.resources.items()
-            },
+            "resources": {k: r.to_dict(copy_attrs=copy_attrs) for k, r in self.resources.items()},
             "intents": {k: i.to_dict() for k, i in self.intents.items()},
             "data": dict(self.data),
         }
