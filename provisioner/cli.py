@@ -175,6 +175,10 @@ def plan(
         typer.Option("--detailed-exitcode", help="Exit 0: no changes, 3: changes, 1: error."),
     ] = False,
     destroy: Annotated[bool, typer.Option("--destroy", help="Plan what `down` would do.")] = False,
+    show_unchanged: Annotated[
+        bool,
+        typer.Option("--show-unchanged", help="List resources with no change too."),
+    ] = False,
 ) -> None:
     """Show what `up` would change (reads AWS, changes nothing)."""
     with _errors(json_out):
@@ -195,7 +199,9 @@ def plan(
                 }
             )
         else:
-            render.plan_table(the_plan, title=f"stack {stk.config.environment}")
+            render.plan_table(
+                the_plan, title=f"stack {stk.config.environment}", show_noop=show_unchanged
+            )
         if detailed_exitcode and not the_plan.is_empty:
             raise typer.Exit(EXIT_CHANGES)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
 from tests.harness import Harness
 
@@ -31,6 +32,22 @@ def moto(aws_env: None) -> Iterator[None]:
 
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def cli(moto: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Runs `smprov ARGS` (typer's CliRunner) in a fresh working directory with no config file."""
+    from typer.testing import CliRunner
+
+    from provisioner.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, list(args), input="")
+
+    return invoke
 
 
 @pytest.fixture

@@ -14,27 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from provisioner import stack as ops
 from provisioner.aws.clients import Clients
-from provisioner.cli import app
 from provisioner.store.local import LocalBackend
 from tests.test_faults import CallFaults
 
 STATE = Path("state") / "dev.json"
-
-
-@pytest.fixture
-def cli(moto: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """Runs `smprov ARGS` in a fresh working directory (no config file: every default)."""
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args), input="")
-
-    return invoke
 
 
 def inject(monkeypatch: pytest.MonkeyPatch, operation: str, fault: CallFaults) -> None:
