@@ -53,6 +53,7 @@ _LOG_TAIL_LINES = 15
 # Servers this process started, so it can reap them when it stops them (no zombies, no
 # "subprocess still running" warnings when the Popen object is collected).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+EMULATOR_MODULE = "provisioner.emulator"
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,8 @@ def _server_env(port: int) -> dict[str, str]:
 def _start_server(directory: Path, port: int, timeout: float) -> subprocess.Popen[bytes]:
     """Start moto detached from this process and its terminal; wait until it answers."""
     log_path = directory / "emulator.log"
-    command = [sys.executable, "-m", "moto.server", "-H", LOCAL_HOST, "-p", str(port)]
+    # moto's server, through smprov's entry point (provisioner/emulator.py explains why).
+    command = [sys.executable, "-m", EMULATOR_MODULE, "-H", LOCAL_HOST, "-p", str(port)]
     with open(log_path, "ab") as log:
         log.write(f"--- smprov: starting {' '.join(command)} at {time.ctime()}\n".encode())
         log.flush()
@@ -373,9 +375,10 @@ def _command_line(pid: int) -> list[str]:
 
 
 def _is_our_server(pid: int, port: int) -> bool:
-    """Guard against pid reuse: only a ``moto.server`` on this port may be signalled."""
+    """Guard against pid reuse: only our emulator (or a plain ``moto.server`` an earlier smprov
+    started) on this port may be signalled."""
     argv = _command_line(pid)
-    return "moto.server" in argv and str(port) in argv
+    return bool({EMULATOR_MODULE, "moto.server"} & set(argv)) and str(port) in argv
 
 
 def _terminate(pid: int) -> None:

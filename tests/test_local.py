@@ -265,3 +265,41 @@ def test_concurrent_processes_start_one_server_without_importing_moto(port: int)
     # stopped from a third process, as `smprov local stop` would
     assert local.stop() == f"local emulator on 127.0.0.1:{port} stopped (pid {results[0]['pid']})"
     assert not local.is_running()
+
+
+def test_a_changed_csv_uploads_again_on_the_emulator(
+    port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TLS-only bucket policy must not lock smprov out of its own bucket in local rehearsals
+    (moto alone would refuse the second upload: see provisioner/emulator.py)."""
+    import boto3
+    from typer.testing import CliRunner
+
+    from provisioner.cli import app
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "smprov.toml").write_text('csv_source = "data.csv"\n')
+    (work / "data.csv").write_text("label,x\n1,2\n")
+    runner = CliRunner()
+    try:
+        first = runner.invoke(app, ["up", "--local", "--yes"])
+        assert first.exit_code == 0, first.output
+        (work / "data.csv").write_text("label,x\n1,2\n0,5\n")
+        second = runner.invoke(app, ["up", "--local", "--yes"])
+        assert second.exit_code == 0, second.output
+        assert "s3_object.csv" in second.output
+        s3 = boto3.client(
+            "s3", region_name="us-east-1", **local.client_settings(local.endpoint_url(port))
+        )
+        bucket = next(
+            b["Name"]
+            for b in s3.list_buckets()["Buckets"]
+            if b["Name"].startswith("dev-sagemaker-")
+        )
+        body = s3.get_object(Bucket=bucket, Key="raw-data/data.csv")["Body"].read()
+        assert body == b"label,x\n1,2\n0,5\n"
+        assert s3.get_bucket_policy(Bucket=bucket)["Policy"]  # still attached
+    finally:
+        local.stop()

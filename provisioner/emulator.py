@@ -1,0 +1,34 @@
+"""Entry point of the embedded emulator (`--local`): moto's server, without bucket-policy checks.
+
+moto 5.2 evaluates bucket policies on object calls wrongly: a statement whose condition does not
+hold denies the request whatever its effect (see shared moto notes, section 6). The TLS-only
+policy smprov attaches to the training bucket would therefore refuse every later object PUT and
+GET in the emulator, while on AWS it refuses only plain-HTTP requests. The emulator enforces no
+other S3 access control either (Block Public Access, ExpectedBucketOwner), so here it enforces no
+bucket policy: policies are still stored, returned and reconciled exactly as on AWS.
+
+This changes the emulator only; smprov sends AWS the same requests either way.
+"""
+
+from __future__ import annotations
+
+
+def disable_bucket_policy_checks() -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def neutral(_bucket: object, _action: str, _resource: str) -> PermissionResult:
+        return PermissionResult.NEUTRAL
+
+    FakeBucket.get_permission = neutral  # type: ignore[method-assign,assignment]
+
+
+def main(argv: list[str] | None = None) -> None:
+    disable_bucket_policy_checks()
+    from moto.server import main as moto_main
+
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main()
