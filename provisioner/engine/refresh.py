@@ -13,11 +13,25 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from provisioner.aws.errors import to_aws_error
-from provisioner.engine.model import Desired, Live
-from provisioner.engine.planner import Recorded, Snapshot, kind_dependencies, resolve
+from provisioner.engine.model import Desired, Live, refs_in
+from provisioner.engine.planner import Recorded, Snapshot, resolve
 from provisioner.errors import SmprovError
 from provisioner.kinds.base import Ctx, Kind, ReadItem
 from provisioner.kinds.ec2 import ReadCache
+
+
+def read_dependencies(desired: Sequence[Desired], kinds: Mapping[str, Kind]) -> dict[str, set[str]]:
+    """Which kinds must be read before which: only kinds that resolve a parent's id in ``read``
+    wait, and only for the kinds their Refs point to (ordering-only ``extra_deps`` do not count).
+    Kinds that find their resources by tag or by a configured name are all read at once."""
+    by_key = {d.key: d.kind for d in desired}
+    out: dict[str, set[str]] = {}
+    for d in desired:
+        deps = out.setdefault(d.kind, set())
+        if d.kind in kinds and kinds[d.kind].reads_independently:
+            continue
+        deps |= {by_key[k] for k in refs_in(dict(d.spec)) if k in by_key} - {d.kind}
+    return out
 
 
 def read_waves(kind_deps: Mapping[str, set[str]], names: set[str]) -> list[list[str]]:
@@ -60,7 +74,7 @@ def refresh(
     ctx = dataclasses.replace(ctx, read_cache=ReadCache())
     live: dict[str, Live] = {}
     kind_of: dict[str, str] = {}
-    kind_deps = kind_dependencies(desired)
+    kind_deps = read_dependencies(desired, kinds)
 
     def read_one(name: str) -> dict[str, Live]:
         try:

@@ -122,6 +122,9 @@ class Kind:
     #: Deleting it keeps what it holds unless the user asks (log groups, buckets with data),
     #: so replacing it destroys nothing: no --allow-replace needed.
     retains_data: ClassVar[bool] = False
+    #: Whether ``read`` needs no ids of other kinds (EC2 kinds read by the stack tag, name-keyed
+    #: kinds by a name known from the config): such kinds are all read in the first wave.
+    reads_independently: ClassVar[bool] = False
     #: What the plan calls this kind in its output ("subnet", "NAT gateway").
     label: ClassVar[str] = ""
     #: AWS's typical seconds until a new one is usable / a deleted one is gone (NAT gateways:

@@ -67,6 +67,7 @@ def encryption_spec(kms_key_id: str | None) -> dict[str, Any]:
 
 class Bucket(Kind):
     name = "bucket"
+    reads_independently = True  # by its name (configured or kept in the state)
     label = "S3 bucket"
     replace_on = frozenset({"name", "region"})
     retains_data = True

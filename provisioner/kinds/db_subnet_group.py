@@ -23,6 +23,7 @@ CONSISTENCY = ("InvalidSubnet",)
 
 class DbSubnetGroup(Kind):
     name = "db_subnet_group"
+    reads_independently = True  # by its configured name
     label = "DB subnet group"
     replace_on = frozenset({"name"})
     unordered = frozenset({"subnet_ids"})

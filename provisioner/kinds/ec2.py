@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from provisioner.aws.errors import error_code, has_code
@@ -17,20 +18,28 @@ TERMINAL_STATES = frozenset({"deleted", "deleting", "failed", "rejected", "expir
 
 
 class ReadCache:
-    """Memoises identical describe calls within one refresh (several kinds read route tables)."""
+    """Memoises identical describe calls within one refresh (several kinds read route tables).
+
+    Single-flight: kinds read concurrently, so the first caller of a key makes the call and the
+    others wait for its answer (or its error) instead of sending the same request again.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._data: dict[tuple[str, str, str], Any] = {}
+        self._futures: dict[tuple[str, str, str], Future[Any]] = {}
 
     def get_or_call(self, key: tuple[str, str, str], call: Any) -> Any:
         with self._lock:
-            if key in self._data:
-                return self._data[key]
-        value = call()
-        with self._lock:
-            self._data.setdefault(key, value)
-            return self._data[key]
+            future = self._futures.get(key)
+            mine = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if mine:
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
 
 
 def describe_all(ctx: Ctx, method: str, result_key: str, **params: Any) -> list[dict[str, Any]]:
@@ -134,6 +143,8 @@ def delete_with_dependency_retry(
 
 class Ec2Kind(Kind):
     """An EC2 resource read with one tag-filtered describe per refresh."""
+
+    reads_independently = True
 
     describe: ClassVar[str]
     result_key: ClassVar[str]

@@ -86,6 +86,7 @@ def _paginate(client: Any, method: str, key: str, **params: Any) -> list[Any]:
 
 class IamRole(Kind):
     name = "iam_role"
+    reads_independently = True  # by its configured name
     label = "IAM role"
     replace_on = frozenset({"name", "path"})
     unordered = frozenset({"managed_policy_arns"})

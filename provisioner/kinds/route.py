@@ -41,6 +41,8 @@ def _route_live(table_id: str, route: Mapping[str, Any]) -> Live:
 
 class Route(Kind):
     name = "route"
+    # Found through the route tables by their smprov:key tags: no parent id needed.
+    reads_independently = True
     label = "route"
     replace_on = frozenset({"route_table_id", "destination_cidr_block"})
 
