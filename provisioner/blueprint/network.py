@@ -138,5 +138,5 @@ def _association(key: str, table: str, subnet: str, route: str) -> Desired:
         key,
         "route_table_association",
         {"route_table_id": Ref(table), "subnet_id": Ref(subnet)},
-        extra_deps=frozenset({route}),
+        apply_after=frozenset({route}),
     )

@@ -76,10 +76,15 @@ class Desired:
     key: str
     kind: str
     spec: Mapping[str, Any]
+    #: Ordering that carries no value, both ways: made after these, deleted before them.
     extra_deps: frozenset[str] = frozenset()
+    #: Ordering for making and updating only (e.g. a subnet moves to a route table only once the
+    #: table routes to its NAT gateway); deletion ignores it, so teardown chains stay short.
+    apply_after: frozenset[str] = frozenset()
 
     @property
     def depends_on(self) -> frozenset[str]:
+        """What this resource uses: the state records it, and deletion follows it backwards."""
         return frozenset(refs_in(dict(self.spec))) | self.extra_deps
 
 

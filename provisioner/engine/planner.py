@@ -211,7 +211,7 @@ def _build_graph(
     for key in applies:
         step = steps[key]
         assert step.desired is not None
-        for dep in step.desired.depends_on:
+        for dep in step.desired.depends_on | step.desired.apply_after:
             graph.add_edge((key, Phase.APPLY), (dep, Phase.APPLY))
         if step.action is Action.REPLACE:
             graph.add_edge((key, Phase.APPLY), (key, Phase.DESTROY))

@@ -135,3 +135,19 @@ def test_resolve_handles_nested_values_templates_and_unknowns() -> None:
         "name": "/aws/vpc-flow-log/vpc-1",
         "arn": "arn:vpc",
     }
+
+
+def test_apply_after_orders_creation_but_not_deletion() -> None:
+    route = d("route", size=1)
+    assoc = Desired("assoc", "thing", {"size": 2}, apply_after=frozenset({"route"}))
+    plan = make_plan([route, assoc], snap({}), {}, KINDS)
+    assert ("route", Phase.APPLY) in plan.graph.deps(("assoc", Phase.APPLY))
+    assert assoc.depends_on == frozenset()  # not recorded as a dependency
+    teardown = make_plan(
+        [],
+        snap({"route": Live("r1"), "assoc": Live("a1")}),
+        {"route": Recorded("thing", "r1"), "assoc": Recorded("thing", "a1")},
+        KINDS,
+        hints=[route, assoc],
+    )
+    assert teardown.graph.deps(("route", Phase.DESTROY)) == frozenset()
