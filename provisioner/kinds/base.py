@@ -190,6 +190,22 @@ class Kind:
         return {"id": live.id}
 
 
+class PutKind(Kind):
+    """A kind whose create and update are one idempotent PUT of the whole desired value
+    (a bucket policy, an S3 object): AWS replaces it as a whole either way."""
+
+    def put(self, ctx: Ctx, spec: Mapping[str, Any]) -> Live:
+        raise NotImplementedError
+
+    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
+        return self.put(ctx, spec)
+
+    def update(
+        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> Live:
+        return self.put(ctx, spec)
+
+
 def wanted_name(item: ReadItem, resolve: Resolver, field: str = "name") -> str | None:
     """For name-keyed kinds (roles, buckets): the recorded name first -- so a renamed resource
     plans as a replacement, not as a second one beside an orphan -- else the desired name."""

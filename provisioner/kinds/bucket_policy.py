@@ -15,7 +15,7 @@ from typing import Any
 
 from provisioner.engine.model import UNKNOWN, FieldChange, Live
 from provisioner.errors import ConfigError
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
+from provisioner.kinds.base import Ctx, PutKind, ReadItem, Resolver
 from provisioner.kinds.policy import parse_policy, policy_json, policy_size, same_policy
 from provisioner.kinds.s3 import NO_BUCKET, is_missing, s3_call
 
@@ -24,7 +24,7 @@ MAX_POLICY = 20 * 1024
 NO_POLICY = ("NoSuchBucketPolicy",)
 
 
-class BucketPolicy(Kind):
+class BucketPolicy(PutKind):
     name = "bucket_policy"
     label = "bucket policy"
     replace_on = frozenset({"bucket"})
@@ -52,15 +52,7 @@ class BucketPolicy(Kind):
             changes.append(FieldChange("policy", live.get("policy"), spec["policy"]))
         return changes
 
-    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
-        return self._put(ctx, spec)
-
-    def update(
-        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
-    ) -> Live:
-        return self._put(ctx, spec)
-
-    def _put(self, ctx: Ctx, spec: Mapping[str, Any]) -> Live:
+    def put(self, ctx: Ctx, spec: Mapping[str, Any]) -> Live:
         bucket, policy = spec["bucket"], spec["policy"]
         size = policy_size(policy)
         if size > MAX_POLICY:

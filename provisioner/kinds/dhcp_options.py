@@ -10,7 +10,7 @@ from typing import Any
 
 from provisioner.engine.model import Live
 from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry, sync_ec2_tags
+from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
 
 NOT_FOUND = ("InvalidDhcpOptionID.NotFound", "InvalidDhcpOptionsID.NotFound")
 
@@ -57,8 +57,7 @@ class DhcpOptions(Ec2Kind):
         if live.get("tags") != dict(spec["tags"]):
             # AWS applies TagSpecifications and echoes them; moto 5.2 drops them. Only then is
             # this extra call made, so real AWS sees a single create.
-            sync_ec2_tags(ctx, live.id, live.get("tags") or {}, spec["tags"])
-            live = Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
+            live = self.retag(ctx, live, spec["tags"])
         return live
 
     def delete(self, ctx: Ctx, live: Live) -> None:

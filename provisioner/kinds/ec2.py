@@ -153,6 +153,9 @@ class Ec2Kind(Kind):
     resource_type: ClassVar[str]
     #: DescribeNatGateways alone calls its filter parameter "Filter".
     filter_param: ClassVar[str] = "Filters"
+    #: A resource found still ``pending`` (a crash during the wait for it) plans as an update
+    #: whose ``update`` waits until it is available.
+    waits_while_pending: ClassVar[bool] = False
 
     def to_live(self, raw: Mapping[str, Any]) -> Live:
         raise NotImplementedError
@@ -203,12 +206,22 @@ class Ec2Kind(Kind):
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         return {key: self.to_live(raw) for key, raw in self.raw_by_key(ctx, items).items()}
 
+    def diff(self, live: Live, spec: Mapping[str, Any]) -> list[FieldChange]:
+        changes = super().diff(live, spec)
+        if self.waits_while_pending and live.get("state") == "pending":
+            changes.append(FieldChange("state", "pending", "available"))
+        return changes
+
     def update(
         self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
     ) -> Live:
         """The default for kinds whose only in-place change is their tags."""
-        self.sync_tags(ctx, live, spec["tags"])
-        return Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
+        return self.retag(ctx, live, spec["tags"])
+
+    def retag(self, ctx: Ctx, live: Live, tags: Mapping[str, str]) -> Live:
+        """Bring the resource's tags to ``tags``; the same Live with them recorded."""
+        self.sync_tags(ctx, live, tags)
+        return Live(live.id, {**live.attrs, "tags": dict(tags)})
 
     def sync_tags(self, ctx: Ctx, live: Live, want: Mapping[str, str]) -> None:
         sync_ec2_tags(ctx, live.id, live.get("tags") or {}, want)

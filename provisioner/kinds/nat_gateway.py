@@ -24,6 +24,7 @@ class NatGateway(Ec2Kind):
     resource_type = "natgateway"
     replace_on = frozenset({"subnet_id", "allocation_id"})
     filter_param = "Filter"
+    waits_while_pending = True
     # AWS: one to a few minutes to become available, about one to be deleted.
     create_seconds = 120.0
     delete_seconds = 60.0
@@ -43,13 +44,6 @@ class NatGateway(Ec2Kind):
                 "tags": tag_dict(raw.get("Tags")),
             },
         )
-
-    def diff(self, live: Live, spec: Mapping[str, Any]) -> list[FieldChange]:
-        changes = super().diff(live, spec)
-        if live.get("state") == "pending":
-            # Adopted while still coming up (a crash during the wait): the update waits for it.
-            changes.append(FieldChange("state", "pending", "available"))
-        return changes
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
@@ -82,8 +76,7 @@ class NatGateway(Ec2Kind):
         if "state" in fields:
             live = self.wait_available(ctx, live.id)
         if "tags" in fields:
-            self.sync_tags(ctx, live, spec["tags"])
-            live = Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
+            live = self.retag(ctx, live, spec["tags"])
         return live
 
     def delete(self, ctx: Ctx, live: Live) -> None:

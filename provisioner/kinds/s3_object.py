@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from provisioner.engine.model import UNKNOWN, FieldChange, Live
+from provisioner.engine.model import UNKNOWN, Live
 from provisioner.errors import ConfigError
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
+from provisioner.kinds.base import Ctx, PutKind, ReadItem, Resolver
 from provisioner.kinds.s3 import NO_BUCKET, delete_versions, is_missing, s3_call
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -49,7 +49,7 @@ def _split_id(object_id: str) -> tuple[str, str]:
     return bucket, key
 
 
-class S3Object(Kind):
+class S3Object(PutKind):
     name = "s3_object"
     label = "S3 object"
     replace_on = frozenset({"bucket", "key"})
@@ -111,15 +111,7 @@ class S3Object(Kind):
         head = s3_call(ctx, "head_object", Bucket=bucket, Key=obj["Key"])
         return (head.get("Metadata") or {}).get("sha256")
 
-    def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
-        return self._put(ctx, spec)
-
-    def update(
-        self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
-    ) -> Live:
-        return self._put(ctx, spec)
-
-    def _put(self, ctx: Ctx, spec: Mapping[str, Any]) -> Live:
+    def put(self, ctx: Ctx, spec: Mapping[str, Any]) -> Live:
         bucket, key = spec["bucket"], spec["key"]
         source = spec.get("source")
         if not source:

@@ -65,8 +65,7 @@ class SecurityGroup(Ec2Kind):
         fields = {c.path for c in changes}
         live = apply_rules(ctx, live, spec, fields)
         if "tags" in fields:
-            self.sync_tags(ctx, live, spec["tags"])
-            live = Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
+            live = self.retag(ctx, live, spec["tags"])
         return live
 
     def delete(self, ctx: Ctx, live: Live) -> None:

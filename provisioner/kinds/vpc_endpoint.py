@@ -45,6 +45,7 @@ class VpcEndpoint(Ec2Kind):
     unordered = frozenset(LISTS)
     # Interface endpoints take minutes each way on AWS: the executor starts their chains first.
     create_seconds = 120.0
+    waits_while_pending = True
     delete_seconds = 60.0
 
     def uses_token(self) -> bool:
@@ -66,13 +67,6 @@ class VpcEndpoint(Ec2Kind):
                 "tags": tag_dict(raw.get("Tags")),
             },
         )
-
-    def diff(self, live: Live, spec: Mapping[str, Any]) -> list[FieldChange]:
-        changes = super().diff(live, spec)
-        if live.get("state") == "pending":
-            # Adopted while still coming up (a crash during the wait): the update waits for it.
-            changes.append(FieldChange("state", "pending", "available"))
-        return changes
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
