@@ -134,7 +134,7 @@ class AwsModel:
         transitions: tuple[Transition, ...] = TRANSITIONS,
     ) -> None:
         self.time_scale = time_scale
-        self.call_latency = AWS_CALL_LATENCY / time_scale
+        self.call_latency = AWS_CALL_LATENCY
         self.transitions = transitions
         self._tracer = tracer
         self._lock = threading.Lock()

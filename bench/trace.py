@@ -9,6 +9,7 @@ only the current phase. This works for every registered kind without knowing any
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections import Counter, defaultdict
@@ -45,6 +46,14 @@ class Tracer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._local = threading.local()
+        # Context variables, not thread-locals: a kind's concurrent reads (aws.concurrent)
+        # run in other threads but in a copy of the reading thread's context.
+        self._node: contextvars.ContextVar[Node | None] = contextvars.ContextVar(
+            "bench_node", default=None
+        )
+        self._reader: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+            "bench_reader", default=None
+        )
         self.phase = "open"
         self.calls: list[Call] = []
         self.waits: dict[Node, float] = defaultdict(float)
@@ -62,29 +71,27 @@ class Tracer:
 
     @property
     def node(self) -> Node | None:
-        return getattr(self._local, "node", None)
+        return self._node.get()
 
     @contextmanager
     def within(self, node: Node | None) -> Iterator[None]:
-        previous = self.node
-        self._local.node = node
+        token = self._node.set(node)
         try:
             yield
         finally:
-            self._local.node = previous
+            self._node.reset(token)
 
     @contextmanager
     def reading(self, kind: str) -> Iterator[None]:
-        previous = getattr(self._local, "reader", None)
-        self._local.reader = kind
+        token = self._reader.set(kind)
         try:
             yield
         finally:
-            self._local.reader = previous
+            self._reader.reset(token)
 
     def hook(self, model: Any, **_kwargs: Any) -> None:
         """botocore ``before-call.*.*`` handler: log the call in the calling thread."""
-        reader = getattr(self._local, "reader", None)
+        reader = self._reader.get()
         call = Call(model.service_model.service_name, model.name, self.node, self.phase, reader)
         with self._lock:
             self.calls.append(call)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from provisioner.aws.clients import Clients
+from provisioner.blueprint.sagemaker_role import INLINE_POLICY
 from provisioner.engine.model import Action
 from provisioner.store.document import StateDocument
 from tests.test_crash_matrix import (
@@ -107,6 +108,97 @@ def _open_default_sg(clients: Clients, state: StateDocument) -> None:
     )
 
 
+def _dns_hostnames(clients: Clients, state: StateDocument) -> bool:
+    answer = clients("ec2").describe_vpc_attribute(
+        VpcId=_id(state, "vpc"), Attribute="enableDnsHostnames"
+    )
+    return bool(answer["EnableDnsHostnames"]["Value"])
+
+
+def _inline_policies(clients: Clients, state: StateDocument, key: str) -> list[str]:
+    return list(clients("iam").list_role_policies(RoleName=_id(state, key))["PolicyNames"])
+
+
+def _delete_bucket(clients: Clients, state: StateDocument) -> None:
+    s3, bucket = clients("s3"), _id(state, "bucket")
+    s3.delete_bucket_policy(Bucket=bucket)  # moto applies the TLS-only policy to plain calls
+    versions = s3.list_object_versions(Bucket=bucket)
+    doomed = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
+    ]
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed})
+    s3.delete_bucket(Bucket=bucket)
+
+
+def _bucket_back(clients: Clients, state: StateDocument) -> bool:
+    s3, bucket = clients("s3"), _id(state, "bucket")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return _encryption(clients, state) == "AES256" and "raw-data/" in keys
+
+
+# The reads smprov sends on a guess (a recorded resource's settings, tags and policies asked
+# together with the resource itself) must still see these right.
+GUESSED_READS = [
+    Drift(
+        "DNS hostnames turned off",
+        lambda c, s: c("ec2").modify_vpc_attribute(
+            VpcId=_id(s, "vpc"), EnableDnsHostnames={"Value": False}
+        ),
+        "vpc",
+        Action.UPDATE,
+        "enable_dns_hostnames",
+        _dns_hostnames,
+    ),
+    Drift(
+        "inline policy deleted from a role",
+        lambda c, s: c("iam").delete_role_policy(
+            RoleName=_id(s, "iam_role.sagemaker_execution"), PolicyName=INLINE_POLICY
+        ),
+        "iam_role.sagemaker_execution",
+        Action.UPDATE,
+        "inline_policies",
+        lambda c, s: _inline_policies(c, s, "iam_role.sagemaker_execution") == [INLINE_POLICY],
+    ),
+    Drift(
+        "inline policy added to a role",
+        lambda c, s: c("iam").put_role_policy(
+            RoleName=_id(s, "iam_role.flow_logs"),
+            PolicyName="added-by-hand",
+            PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+            '"Action": "s3:ListAllMyBuckets", "Resource": "*"}]}',
+        ),
+        "iam_role.flow_logs",
+        Action.UPDATE,
+        "inline_policies",
+        lambda c, s: _inline_policies(c, s, "iam_role.flow_logs") == ["deliver-to-cloudwatch-logs"],
+    ),
+    Drift(
+        "log group deleted",
+        lambda c, s: c("logs").delete_log_group(logGroupName=_id(s, "log_group.flow_logs")),
+        "log_group.flow_logs",
+        Action.CREATE,
+        None,
+        lambda c, s: _retention(c, s) == 7,
+    ),
+    Drift(
+        "DB subnet group deleted",
+        lambda c, s: c("rds").delete_db_subnet_group(DBSubnetGroupName=_id(s, "db_subnet_group")),
+        "db_subnet_group",
+        Action.CREATE,
+        None,
+        lambda c, s: (
+            len(
+                c("rds").describe_db_subnet_groups(DBSubnetGroupName=_id(s, "db_subnet_group"))[
+                    "DBSubnetGroups"
+                ]
+            )
+            == 1
+        ),
+    ),
+    Drift("bucket deleted", _delete_bucket, "bucket", Action.CREATE, None, _bucket_back),
+]
+
 DRIFTS = [
     Drift(
         "subnet deleted",
@@ -173,7 +265,7 @@ def account() -> Iterator[Account]:
         yield Account(Clients(REGION, max_attempts=1))
 
 
-@pytest.mark.parametrize("drift", DRIFTS, ids=str)
+@pytest.mark.parametrize("drift", DRIFTS + GUESSED_READS, ids=str)
 def test_plan_reports_drift_and_up_repairs_it(
     account: Account, tmp_path: Path, drift: Drift
 ) -> None:

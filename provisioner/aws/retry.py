@@ -62,6 +62,7 @@ def retry_when(
     deadline = time.monotonic() + timeout
     delays = iter(timing.delays())
     while True:
+        started = time.monotonic()
         try:
             return fn()
         except Exception as exc:
@@ -76,7 +77,7 @@ def retry_when(
                     f"{error_message(exc)}",
                     code=code,
                 ) from exc
-            sleep(next(delays))
+            sleep(_remaining(started, next(delays)))
 
 
 def wait_until(
@@ -91,9 +92,16 @@ def wait_until(
     deadline = time.monotonic() + timeout
     delays = iter(timing.delays())
     while True:
+        started = time.monotonic()
         result = check()
         if result is not None:
             return result
         if time.monotonic() >= deadline:
             raise AwsError(f"timed out after {timeout:.0f} s waiting for {what}", code="Timeout")
-        sleep(next(delays))
+        sleep(_remaining(started, next(delays)))
+
+
+def _remaining(started: float, delay: float) -> float:
+    """What is left of ``delay`` counted from the attempt's start: a look every ``delay``
+    seconds, not every ``delay`` plus the call's round trip."""
+    return max(0.0, started + delay - time.monotonic())

@@ -224,6 +224,7 @@ class BatchPoller:
     def _poll(self, batch: Sequence[_Waiter]) -> None:
         d = self.describe
         ids = sorted({w.resource_id for w in batch})
+        started = time.monotonic()
         try:
             raws = self._describe(batch[0].client, ids)
         except Exception as exc:  # throttling and 5xx were already retried by botocore
@@ -231,7 +232,7 @@ class BatchPoller:
             self._settle(batch, lambda w: w.finish(error=error))
             return
         by_id = {raw.get(d.id_field): raw for raw in raws}
-        self._settle(batch, lambda w: self._evaluate(w, by_id.get(w.resource_id)))
+        self._settle(batch, lambda w: self._evaluate(w, by_id.get(w.resource_id), started))
 
     def _settle(self, batch: Sequence[_Waiter], outcome: Callable[[_Waiter], None]) -> None:
         with self._cond:
@@ -252,8 +253,9 @@ class BatchPoller:
                 raws.extend(getattr(client, d.method)(**params).get(d.result_key, []))
         return raws
 
-    def _evaluate(self, waiter: _Waiter, raw: Raw | None) -> None:
-        """Under the lock: finish ``waiter`` if its resource reached an end, else reschedule."""
+    def _evaluate(self, waiter: _Waiter, raw: Raw | None, asked_at: float) -> None:
+        """Under the lock: finish ``waiter`` if its resource reached an end, else reschedule
+        (its next look counted from when this round asked, not from the answer)."""
         d, until = self.describe, waiter.until
         what = f"{d.label} {waiter.resource_id} {until.goal}"
         if raw is None:
@@ -290,7 +292,7 @@ class BatchPoller:
                 )
             )
             return
-        waiter.next_due = min(now + next(waiter.delays), waiter.deadline)
+        waiter.next_due = min(asked_at + next(waiter.delays), waiter.deadline)
 
 
 _registry_lock = threading.Lock()

@@ -14,12 +14,13 @@ Besides ``build``, each part of the stack may contribute:
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from provisioner.blueprint import storage
 from provisioner.blueprint.common import BlueprintInputs
 from provisioner.blueprint.database import database, database_notices
-from provisioner.blueprint.endpoints import endpoint_problems, endpoints
+from provisioner.blueprint.endpoints import endpoint_problems, endpoint_services, endpoints
 from provisioner.blueprint.flow_logs import flow_logs
 from provisioner.blueprint.network import network
 from provisioner.blueprint.security import security
@@ -54,9 +55,21 @@ def build(
     ]
 
 
-def preflight(clients: Any, config: StackConfig) -> list[str]:
-    """Configuration problems only AWS can reveal (read-only calls)."""
-    return [*endpoint_problems(clients, config)]
+@dataclass(frozen=True)
+class PreflightFacts:
+    """What AWS said that the preflight checks judge: read before the zones are known."""
+
+    endpoint_services: list[dict[str, Any]]
+
+
+def preflight_reads(clients: Any, config: StackConfig) -> PreflightFacts:
+    """The read-only calls of the preflight (they need the region, not the zones)."""
+    return PreflightFacts(endpoint_services=endpoint_services(clients, config))
+
+
+def preflight(facts: PreflightFacts, config: StackConfig) -> list[str]:
+    """Configuration problems only AWS can reveal, judged for a zone-resolved ``config``."""
+    return [*endpoint_problems(facts.endpoint_services, config)]
 
 
 def notices(config: StackConfig) -> list[Notice]:

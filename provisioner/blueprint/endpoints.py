@@ -75,27 +75,33 @@ def endpoints(inputs: BlueprintInputs) -> Iterator[Desired]:
         )
 
 
-def endpoint_problems(clients: Any, config: StackConfig) -> list[str]:
-    """Each interface endpoint service must exist in the region as an interface service, in
-    every zone of the stack, with a private DNS name (smprov turns private DNS on)."""
-    wanted = {service_name(config.region, s): s for s in config.interface_endpoints}
+def endpoint_services(clients: Any, config: StackConfig) -> list[dict[str, Any]]:
+    """What the region says of the configured interface endpoint services (read-only; needs
+    no zones, so it can go out with the other start-up reads)."""
+    wanted = sorted(service_name(config.region, s) for s in config.interface_endpoints)
     if not wanted:
         return []
     try:
-        details = _service_details(clients("ec2"), sorted(wanted))
+        return _service_details(clients("ec2"), wanted)
     except Exception as exc:
         if not has_code(exc, "InvalidServiceName"):
             raise to_aws_error(exc, "checking interface_endpoints") from exc
-        # One unknown name fails the whole call and AWS names only that one: list the region's
-        # services instead, so every unknown name is reported at once.
-        try:
-            details = _service_details(clients("ec2"), None)
-        except Exception as again:
-            raise to_aws_error(again, "checking interface_endpoints") from again
+    # One unknown name fails the whole call and AWS names only that one: list the region's
+    # services instead, so every unknown name is reported at once.
+    try:
+        return _service_details(clients("ec2"), None)
+    except Exception as again:
+        raise to_aws_error(again, "checking interface_endpoints") from again
+
+
+def endpoint_problems(details: Sequence[Mapping[str, Any]], config: StackConfig) -> list[str]:
+    """Each interface endpoint service must exist in the region as an interface service, in
+    every zone of the (zone-resolved) stack, with a private DNS name (smprov turns private DNS
+    on)."""
     return [
         problem
-        for full, short in wanted.items()
-        for problem in _service_problems(short, full, details, config)
+        for short in config.interface_endpoints
+        for problem in _service_problems(short, service_name(config.region, short), details, config)
     ]
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provisioner.aws.clients import Clients
+from provisioner.aws.concurrent import gather, gather_settled
 from provisioner.aws.retry import Timing, retry_when, wait_until
 from provisioner.engine.model import UNKNOWN, FieldChange, Live
 
@@ -56,6 +57,8 @@ class Ctx:
     delete_logs: bool = False
     #: Set during a refresh so kinds reading the same describe share one call.
     read_cache: Any = None
+    #: The run's parallelism; 1 keeps every call in order (``gather`` included).
+    parallelism: int = 1
 
     def for_step(self, report: Callable[[str], None]) -> Ctx:
         """A copy whose ``report`` shows what one running step is doing or waiting for."""
@@ -63,6 +66,14 @@ class Ctx:
 
     def client(self, service: str) -> Any:
         return self.clients(service)
+
+    def gather(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Independent calls at once (up to the run's parallelism); results in order."""
+        return gather(calls, at_once=self.parallelism)
+
+    def gather_settled(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Like ``gather``, with each call's exception in place of its result."""
+        return gather_settled(calls, at_once=self.parallelism)
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return (

@@ -77,19 +77,21 @@ class Bucket(Kind):
     # --- read ----------------------------------------------------------------------------------
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
-        out: dict[str, Live] = {}
-        for item in items:
-            name = wanted_name(item, resolve)
-            if name is None:
-                continue
-            live = self._read_bucket(ctx, name)
-            if live is not None and item.id is None and not self._ours(live, item.key, ctx):
-                live = None  # someone's bucket of that name: create reports the conflict
-            if live is None and item.id is None and item.spec is not None:
-                live = self._find_adoptable(ctx, item.key, item.spec.get("adopt_prefix"))
-            if live is not None:
-                out[item.key] = live
-        return out
+        found = ctx.gather(
+            [lambda item=item: self._read_item(ctx, item, resolve) for item in items]
+        )
+        return {item.key: live for item, live in zip(items, found, strict=True) if live is not None}
+
+    def _read_item(self, ctx: Ctx, item: ReadItem, resolve: Resolver) -> Live | None:
+        name = wanted_name(item, resolve)
+        if name is None:
+            return None
+        live = self._read_bucket(ctx, name, recorded=item.id == name)
+        if live is not None and item.id is None and not self._ours(live, item.key, ctx):
+            live = None  # someone's bucket of that name: create reports the conflict
+        if live is None and item.id is None and item.spec is not None:
+            live = self._find_adoptable(ctx, item.key, item.spec.get("adopt_prefix"))
+        return live
 
     @staticmethod
     def _ours(live: Live, key: str, ctx: Ctx) -> bool:
@@ -128,26 +130,44 @@ class Bucket(Kind):
             )
         return found[0] if found else None
 
-    def _read_bucket(self, ctx: Ctx, name: str) -> Live | None:
-        try:
-            head = s3_call(ctx, "head_bucket", Bucket=name)
-        except Exception as exc:
+    def _read_bucket(self, ctx: Ctx, name: str, *, recorded: bool = False) -> Live | None:
+        """The bucket and its settings: one GET per setting (S3 has no call returning them
+        together), sent at once. For a bucket the state records, the settings go out with the
+        HeadBucket (one round trip, not two); if it is gone after all, their answers are
+        dropped."""
+
+        def head() -> Any:
+            return s3_call(ctx, "head_bucket", Bucket=name)
+
+        settings = [
+            lambda: _optional(lambda: s3_call(ctx, "get_bucket_encryption", Bucket=name)),
+            lambda: s3_call(ctx, "get_bucket_versioning", Bucket=name),
+            lambda: _optional(lambda: s3_call(ctx, "get_public_access_block", Bucket=name)),
+            lambda: _optional(lambda: s3_call(ctx, "get_bucket_ownership_controls", Bucket=name)),
+            lambda: _optional(lambda: s3_call(ctx, "get_bucket_tagging", Bucket=name)),
+        ]
+        first, *answers = ctx.gather_settled([head, *settings] if recorded else [head])
+        if isinstance(first, Exception):
             # 403: the name exists but not in this account (ExpectedBucketOwner): not ours.
-            if is_missing(exc) or has_code(exc, "403", "AccessDenied", "Forbidden"):
+            if is_missing(first) or has_code(first, "403", "AccessDenied", "Forbidden"):
                 return None
-            raise
-        encryption = _optional(lambda: s3_call(ctx, "get_bucket_encryption", Bucket=name))
-        versioning = s3_call(ctx, "get_bucket_versioning", Bucket=name)
-        pab = _optional(lambda: s3_call(ctx, "get_public_access_block", Bucket=name))
-        ownership = _optional(lambda: s3_call(ctx, "get_bucket_ownership_controls", Bucket=name))
-        tagging = _optional(lambda: s3_call(ctx, "get_bucket_tagging", Bucket=name))
+            raise first
+        if not answers:
+            answers = ctx.gather_settled(settings)
+        for answer in answers:
+            if isinstance(answer, Exception):
+                if is_missing(answer):  # deleted between the calls
+                    return None
+                raise answer
+        encryption, versioning, pab, ownership, tagging = answers
+        head_answer = first
         return Live(
             name,
             {
                 "name": name,
                 "arn": bucket_arn(ctx, name),
                 "uri": f"s3://{name}",
-                "region": head.get("BucketRegion") or ctx.region,
+                "region": head_answer.get("BucketRegion") or ctx.region,
                 "encryption": _encryption(encryption),
                 "versioning": versioning.get("Status") == "Enabled",
                 "public_access_block": _public_access(pab),

@@ -39,17 +39,37 @@ class DbSubnetGroup(Kind):
         if not wanted:
             return {}
         rds = ctx.client("rds")
+
+        def tags_of(arn: str) -> dict[str, str]:
+            return tag_dict(rds.list_tags_for_resource(ResourceName=arn).get("TagList", []))
+
+        def describe_all() -> list[dict[str, Any]]:
+            pages = rds.get_paginator("describe_db_subnet_groups").paginate()
+            return [raw for page in pages for raw in page.get("DBSubnetGroups", [])]
+
+        # DescribeDBSubnetGroups carries no tags. For the groups the state records, the tags
+        # are asked with the describe (one round trip, not two); a gone group's answer is
+        # dropped.
+        guessed = sorted({ctx.arn("rds", f"subgrp:{i.id.lower()}") for i in items if i.id})
+        raws, *answers = ctx.gather_settled(
+            [describe_all, *[lambda a=arn: tags_of(a) for arn in guessed]]
+        )
+        if isinstance(raws, Exception):
+            raise raws
+        tags = {
+            arn: answer
+            for arn, answer in zip(guessed, answers, strict=True)
+            if not isinstance(answer, Exception)
+        }
         out: dict[str, Live] = {}
-        for page in rds.get_paginator("describe_db_subnet_groups").paginate():
-            for raw in page.get("DBSubnetGroups", []):
-                key = wanted.get(raw["DBSubnetGroupName"].lower())
-                if key is None or key in out:
-                    continue
-                arn = raw.get("DBSubnetGroupArn") or ctx.arn(
-                    "rds", f"subgrp:{raw['DBSubnetGroupName']}"
-                )
-                tags = rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])
-                out[key] = _live(raw, arn, tag_dict(tags))
+        for raw in raws:
+            key = wanted.get(raw["DBSubnetGroupName"].lower())
+            if key is None or key in out:
+                continue
+            arn = raw.get("DBSubnetGroupArn") or ctx.arn(
+                "rds", f"subgrp:{raw['DBSubnetGroupName']}"
+            )
+            out[key] = _live(raw, arn, tags[arn] if arn in tags else tags_of(arn))
         return out
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:

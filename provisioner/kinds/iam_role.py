@@ -92,35 +92,80 @@ class IamRole(Kind):
     unordered = frozenset({"managed_policy_arns"})
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
-        out: dict[str, Live] = {}
-        for item in items:
-            name = wanted_name(item, resolve)
-            if name is None:
-                continue
-            live = self._read_role(ctx, name)
-            if live is None:
-                continue
-            recorded = item.id == name
-            # A role of that name that is not ours is never adopted: creating it then fails
-            # with a message naming the conflict instead of taking over someone's role.
-            if recorded or (live.get("tags") or {}).get(STACK_TAG) == ctx.stack:
-                out[item.key] = live
-        return out
+        found = ctx.gather(
+            [lambda item=item: self._read_item(ctx, item, resolve) for item in items]
+        )
+        return {item.key: live for item, live in zip(items, found, strict=True) if live is not None}
 
-    def _read_role(self, ctx: Ctx, name: str) -> Live | None:
+    def _read_item(self, ctx: Ctx, item: ReadItem, resolve: Resolver) -> Live | None:
+        name = wanted_name(item, resolve)
+        if name is None:
+            return None
+        recorded = item.id == name
+        expected = None
+        if recorded:
+            expected = sorted((item.spec or {}).get("inline_policies") or {})
+        live = self._read_role(ctx, name, expected)
+        if live is None:
+            return None
+        # A role of that name that is not ours is never adopted: creating it then fails
+        # with a message naming the conflict instead of taking over someone's role.
+        if recorded or (live.get("tags") or {}).get(STACK_TAG) == ctx.stack:
+            return live
+        return None
+
+    def _read_role(
+        self, ctx: Ctx, name: str, expected_inline: Sequence[str] | None = None
+    ) -> Live | None:
+        """The role and its policies. IAM has no call returning them together: for a role the
+        state records (``expected_inline``: the policy names it should have), GetRole, the two
+        lists and a GetRolePolicy per expected policy go out at once (one round trip); for any
+        other name, GetRole first (a name that is free costs one call)."""
         iam = ctx.client("iam")
-        try:
-            role = iam.get_role(RoleName=name)["Role"]
-            names = _paginate(iam, "list_role_policies", "PolicyNames", RoleName=name)
-            inline = {
-                policy: parse_policy(
-                    iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
-                )
-                for policy in names
-            }
-            attached = _paginate(
-                iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name
+
+        def get_policy(policy: str) -> Any:
+            return iam.get_role_policy(RoleName=name, PolicyName=policy)
+
+        def inline_policies() -> dict[str, Any]:
+            guesses = list(expected_inline or [])
+            listed, *answers = ctx.gather_settled(
+                [
+                    lambda: _paginate(iam, "list_role_policies", "PolicyNames", RoleName=name),
+                    *[lambda p=policy: get_policy(p) for policy in guesses],
+                ]
             )
+            if isinstance(listed, Exception):
+                raise listed
+            documents = {
+                policy: answer
+                for policy, answer in zip(guesses, answers, strict=True)
+                if policy in listed and not isinstance(answer, Exception)
+            }
+            rest = [policy for policy in listed if policy not in documents]
+            documents.update(
+                zip(
+                    rest,
+                    ctx.gather([lambda p=policy: get_policy(p) for policy in rest]),
+                    strict=True,
+                )
+            )
+            return {policy: parse_policy(documents[policy]["PolicyDocument"]) for policy in listed}
+
+        def attached_policies() -> list[Any]:
+            return _paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+
+        try:
+            if expected_inline is None:
+                role = iam.get_role(RoleName=name)["Role"]
+                inline, attached = ctx.gather([inline_policies, attached_policies])
+            else:
+                role, inline, attached = ctx.gather(
+                    [
+                        lambda: iam.get_role(RoleName=name)["Role"],
+                        inline_policies,
+                        attached_policies,
+                    ]
+                )
         except Exception as exc:
             if has_code(exc, *NOT_FOUND):  # gone, or deleted between two calls
                 return None

@@ -44,16 +44,37 @@ class LogGroup(Kind):
         every = sorted({n for names in wanted.values() for n in names})
         if not every:
             return {}
-        found = self._describe(ctx, _common_prefix(every), set(every))
         logs = ctx.client("logs")
+
+        def tags_of(name: str) -> dict[str, str]:
+            arn = ctx.arn("logs", f"log-group:{name}")
+            return logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+
+        # DescribeLogGroups carries no tags. For the groups the state records, the tags are
+        # asked with the describe (one round trip, not two); a gone group's answer is dropped.
+        recorded = sorted({item.id for item in items if item.id})
+        found, *answers = ctx.gather_settled(
+            [
+                lambda: self._describe(ctx, _common_prefix(every), set(every)),
+                *[lambda n=name: tags_of(n) for name in recorded],
+            ]
+        )
+        if isinstance(found, Exception):
+            raise found
+        tags = {
+            name: answer
+            for name, answer in zip(recorded, answers, strict=True)
+            if not isinstance(answer, Exception)
+        }
         out: dict[str, Live] = {}
         for key, names in wanted.items():
             raw = next((found[n] for n in names if n in found), None)
             if raw is None:
                 continue
-            arn = ctx.arn("logs", f"log-group:{raw['logGroupName']}")
-            tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
-            out[key] = _live(raw["logGroupName"], arn, raw.get("retentionInDays"), tags)
+            name = raw["logGroupName"]
+            arn = ctx.arn("logs", f"log-group:{name}")
+            group_tags = tags[name] if name in tags else tags_of(name)
+            out[key] = _live(name, arn, raw.get("retentionInDays"), group_tags)
         return out
 
     def _describe(self, ctx: Ctx, prefix: str, names: set[str]) -> dict[str, dict[str, Any]]:

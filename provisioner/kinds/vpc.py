@@ -40,19 +40,41 @@ class Vpc(Ec2Kind):
         )
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
-        lives = super().read(ctx, items, resolve)
+        """DescribeVpcs carries no DNS fields: one DescribeVpcAttribute per attribute. For the
+        VPCs the state records, they go out with the describe (one round trip, not two); an
+        answer about a VPC that turns out to be gone is dropped."""
         ec2 = ctx.client("ec2")
-        out = {}
-        for key, live in lives.items():
-            attrs = dict(live.attrs)
-            # DescribeVpcs carries no DNS fields: one DescribeVpcAttribute per attribute.
-            for field, aws_name in ATTRIBUTE_NAMES.items():
-                answer = ec2.describe_vpc_attribute(
-                    VpcId=live.id, Attribute=aws_name[0].lower() + aws_name[1:]
-                )
-                attrs[field] = bool(answer.get(aws_name, {}).get("Value"))
-            out[key] = Live(live.id, attrs)
-        return out
+        base = super().read
+        guesses = [
+            (vpc, f) for vpc in sorted({i.id for i in items if i.id}) for f in ATTRIBUTE_NAMES
+        ]
+        lives, *answers = ctx.gather_settled(
+            [
+                lambda: base(ctx, items, resolve),
+                *[lambda v=vpc, f=field: _attribute(ec2, v, f) for vpc, field in guesses],
+            ]
+        )
+        if isinstance(lives, Exception):
+            raise lives
+        known = {
+            guess: answer
+            for guess, answer in zip(guesses, answers, strict=True)
+            if not isinstance(answer, Exception)
+        }
+        missing = [
+            (live.id, field)
+            for live in lives.values()
+            for field in ATTRIBUTE_NAMES
+            if (live.id, field) not in known
+        ]
+        fetched = ctx.gather(
+            [lambda v=vpc, f=field: _attribute(ec2, v, f) for vpc, field in missing]
+        )
+        known.update(zip(missing, fetched, strict=True))
+        return {
+            key: Live(live.id, {**live.attrs, **{f: known[(live.id, f)] for f in ATTRIBUTE_NAMES}})
+            for key, live in lives.items()
+        }
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
@@ -128,3 +150,9 @@ class Vpc(Ec2Kind):
 
     def outputs(self, live: Live) -> Mapping[str, Any]:
         return {"id": live.id, "cidr_block": live.get("cidr_block")}
+
+
+def _attribute(ec2: Any, vpc_id: str, field: str) -> bool:
+    aws_name = ATTRIBUTE_NAMES[field]
+    answer = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=aws_name[0].lower() + aws_name[1:])
+    return bool(answer.get(aws_name, {}).get("Value"))

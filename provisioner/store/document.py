@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from provisioner.errors import StateError
@@ -90,6 +91,16 @@ class ResourceRecord:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+    @cached_property
+    def json_fragment(self) -> str:
+        """This record as it appears in the state file (before indenting), made once.
+
+        The state is written after every change, and re-encoding every unchanged record with
+        the pure-Python pretty-printer was the main cost of a write; a record never changes (the
+        recorder replaces it), so its text can be kept.
+        """
+        return _pretty(self.to_dict(copy_attrs=False))
 
 
 @dataclass(frozen=True)
@@ -222,7 +233,40 @@ class StateDocument:
         ``copy_attrs=False`` shares the attribute dicts (for immediate serialisation: the state
         is written after every change, and copying every resource each time is the main cost).
         """
-        out: dict[str, Any] = {
+        out = self.to_dict_without_resources()
+        out["resources"] = {k: r.to_dict(copy_attrs=copy_attrs) for k, r in self.resources.items()}
+        for key, record in self.resources.items():
+            ensure_no_secrets(record.attrs, f"resources.{key}.attrs")
+        ensure_no_secrets(self.data, "data")
+        return out
+
+    def to_json(self) -> str:
+        """Stable text: sorted keys, 2-space indent, trailing newline (diffs stay small).
+
+        The same text as pretty-printing ``to_dict()`` whole, assembled from each record's kept
+        ``json_fragment`` so a write re-encodes only what changed.
+        """
+        for key, record in self.resources.items():
+            if "json_fragment" not in vars(record):  # checked once, when its text is made
+                ensure_no_secrets(record.attrs, f"resources.{key}.attrs")
+        ensure_no_secrets(self.data, "data")
+        top = self.to_dict_without_resources()
+        top["resources"] = {}
+        text = _pretty(top)
+        if self.resources:
+            entries = ",\n".join(
+                f"    {json.dumps(key, ensure_ascii=False)}: "
+                + self.resources[key].json_fragment.replace("\n", "\n    ")
+                for key in sorted(self.resources)
+            )
+            # Keys and strings cannot hold a raw newline, so this marker is unique.
+            text = text.replace(
+                '\n  "resources": {}', '\n  "resources": {\n' + entries + "\n  }", 1
+            )
+        return text + "\n"
+
+    def to_dict_without_resources(self) -> dict[str, Any]:
+        return {
             "format_version": self.format_version,
             "lineage": self.lineage,
             "serial": self.serial,
@@ -230,26 +274,23 @@ class StateDocument:
             "region": self.region,
             "account": self.account,
             "endpoint": self.endpoint,
-            "resources": {k: r.to_dict(copy_attrs=copy_attrs) for k, r in self.resources.items()},
             "intents": {k: i.to_dict() for k, i in self.intents.items()},
             "data": dict(self.data),
         }
-        for key, record in self.resources.items():
-            ensure_no_secrets(record.attrs, f"resources.{key}.attrs")
-        ensure_no_secrets(self.data, "data")
-        return out
 
-    def to_json(self) -> str:
-        """Stable text: sorted keys, 2-space indent, trailing newline (diffs stay small)."""
-        return (
-            json.dumps(
-                self.to_dict(copy_attrs=False),
-                sort_keys=True,
-                indent=2,
-                ensure_ascii=False,
-                allow_nan=False,
-            )
-            + "\n"
+    def snapshot(self) -> StateDocument:
+        """A copy sharing the (immutable) records: cheap, for writing while others record."""
+        return StateDocument(
+            lineage=self.lineage,
+            serial=self.serial,
+            stack=self.stack,
+            region=self.region,
+            account=self.account,
+            endpoint=self.endpoint,
+            resources=dict(self.resources),
+            intents=dict(self.intents),
+            data=dict(self.data),
+            format_version=self.format_version,
         )
 
     @classmethod
@@ -511,6 +552,10 @@ def _require(value: Any, pattern: str, what: str) -> None:
 
 def _require_key(key: Any) -> None:
     _require(key, KEY_PATTERN, "key")
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def _json_copy(value: Mapping[str, Any], where: str) -> dict[str, Any]:

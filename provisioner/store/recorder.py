@@ -102,10 +102,15 @@ class Recorder:
             with self._lock:
                 covered = self._made
                 self._doc.serial += 1
-                try:
-                    self._backend.write(self._doc)
-                except BaseException:
+                # Records are immutable: a shallow snapshot is a consistent document, and
+                # writing it outside the lock lets other steps record meanwhile (their changes
+                # ride on the next write instead of queueing behind this one's fsync).
+                frozen = self._doc.snapshot()
+            try:
+                self._backend.write(frozen)
+            except BaseException:
+                with self._lock:
                     self._doc.serial -= 1
-                    raise
-                self._written = covered
-                self.write_count += 1
+                raise
+            self._written = covered
+            self.write_count += 1

@@ -295,3 +295,20 @@ def test_copy_is_independent() -> None:
     snap = doc.copy()
     doc.put_resource("vpc", "vpc", "vpc-0abc", {"cidr": "10.9.0.0/16"}, [], T1)
     assert snap.resources["vpc"].attrs == {"cidr": "10.0.0.0/16"}
+
+
+def test_assembled_json_is_the_whole_document_pretty_printed() -> None:
+    """``to_json`` reuses each record's kept text; the file must be byte for byte what
+    pretty-printing the whole document gives (keys needing escapes, unicode, empty maps)."""
+    doc = sample()
+    doc.put_resource("object.raw-data/x.csv", "s3_object", "k", {'é"\\n': ["ü", {}]}, [], T0)
+    doc.put_resource("vpc", "vpc", "vpc-2", {"tags": {}, "nested": {"a": [1, 2.5, None]}}, [], T0)
+    whole = json.dumps(doc.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert doc.to_json() == whole
+    doc.drop_resource("vpc")
+    assert (
+        doc.to_json()
+        == json.dumps(doc.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    )
+    empty = StateDocument.new("dev", "us-east-1")
+    assert empty.to_json() == json.dumps(empty.to_dict(), sort_keys=True, indent=2) + "\n"
