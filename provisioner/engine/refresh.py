@@ -1,7 +1,8 @@
 """The read phase: one batched read per kind, finding recorded and unrecorded resources alike.
 
-Kinds are read in waves by kind-level dependency (VPC before subnets before associations) so a kind
-found through its parent can resolve the parent's id; kinds within a wave are read concurrently.
+A kind found through its parent waits for the parent's read (default network ACL after the VPC)
+so it can resolve the parent's id; every other kind is read at once, and a kind starts as soon as
+the kinds it waits for are read (``read_waves`` counts the sequential rounds this makes).
 Identical describe calls within one refresh are shared (``ReadCache``), so route tables, routes and
 associations cost one DescribeRouteTables together.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from provisioner.aws.errors import to_aws_error
 from provisioner.engine.model import Desired, Live, refs_in
@@ -84,11 +85,26 @@ def refresh(
         except Exception as exc:
             raise to_aws_error(exc, f"reading {kinds[name].label or name}s") from exc
 
+    names = set(items)
+    waits_for = {name: (kind_deps.get(name, set()) & names) - {name} for name in names}
+    # Kinds others wait for are read first: the second round starts on the VPC's answer, not
+    # on the slowest kind of the first.
+    needed_by = {name: sum(name in deps for deps in waits_for.values()) for name in names}
+    pending = set(names)
+    running: dict[Future[dict[str, Live]], str] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        for wave in read_waves(kind_deps, set(items)):
-            results = list(pool.map(read_one, wave))
-            for name, found in zip(wave, results, strict=True):
-                for key, value in found.items():
+        while pending or running:
+            busy = pending | set(running.values())
+            ready = [name for name in pending if not (waits_for[name] & busy)]
+            if not ready and not running:  # a kind-level loop cannot order reads: read the rest
+                ready = list(pending)
+            for name in sorted(ready, key=lambda n: (-needed_by[n], n)):
+                pending.discard(name)
+                running[pool.submit(read_one, name)] = name
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: running[f]):
+                name = running.pop(future)
+                for key, value in future.result().items():
                     live[key] = value
                     kind_of[key] = name
     return Snapshot(live, kind_of)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Sequence
 
-from provisioner.engine.refresh import read_dependencies, read_waves
+from provisioner.engine.model import Desired, Live, Ref
+from provisioner.engine.refresh import read_dependencies, read_waves, refresh
 from provisioner.kinds import REGISTRY
+from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
 from provisioner.kinds.ec2 import ReadCache
 from tests.harness import Harness
 
@@ -41,3 +45,40 @@ def test_read_cache_sends_a_shared_describe_once_even_when_asked_concurrently() 
         t.join()
     assert calls == [1]
     assert results == [["rtb-1"]] * 4
+
+
+class _TimedKind(Kind):
+    """Finds every item after ``seconds``; notes when its read started and ended."""
+
+    def __init__(self, name: str, seconds: float, log: dict[str, tuple[float, float]]) -> None:
+        self.name = name
+        self.seconds = seconds
+        self.log = log
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        started = time.monotonic()
+        for item in items:  # a child resolves its parent's id, as real kinds do
+            if item.spec is not None:
+                resolve(dict(item.spec))
+        time.sleep(self.seconds)
+        self.log[self.name] = (started, time.monotonic())
+        return {item.key: Live(f"id-{item.key}", {}) for item in items}
+
+
+def test_a_child_kind_is_read_once_its_parent_is_not_after_the_slowest_kind() -> None:
+    log: dict[str, tuple[float, float]] = {}
+    kinds: dict[str, Kind] = {
+        "slow": _TimedKind("slow", 0.3, log),
+        "parent": _TimedKind("parent", 0.01, log),
+        "child": _TimedKind("child", 0.01, log),
+    }
+    desired = [
+        Desired("slow", "slow", {}),
+        Desired("parent", "parent", {}),
+        Desired("child", "child", {"parent_id": Ref("parent")}),
+    ]
+    ctx = Ctx(clients=None, stack="dev", region="us-east-1", account="123456789012")  # type: ignore[arg-type]
+    snap = refresh(ctx, kinds, desired, {}, parallelism=4)
+    assert set(snap.live) == {"slow", "parent", "child"}
+    assert log["child"][0] >= log["parent"][1]  # waited for its parent
+    assert log["child"][1] < log["slow"][1]  # but not for the slow kind
