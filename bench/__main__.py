@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         "--time-scale",
         type=float,
         default=60.0,
-        help="divide AWS's durations by this (default 60: a 2-minute NAT gateway takes 2 s)",
+        help="divide AWS's wait durations by this (default 60: a 2-minute NAT gateway takes 2 s; "
+        "a call keeps its 50 ms)",
     )
     parser.add_argument(
         "--zones", type=_zones, default=[2, 3, 6], help="redundant stacks to run (default 2,3,6)"

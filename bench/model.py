@@ -11,7 +11,10 @@ resources take minutes. The model, the same for every compared run:
   likewise (``after-call`` handlers get the parsed response, which the caller then receives) until
   the duration has passed, after which moto's own answer shows.
 
-All durations are AWS's typical ones divided by ``time_scale``.
+The in-between states last AWS's typical durations divided by ``time_scale`` (minutes become
+seconds, so the benchmark runs in about a minute). A call keeps AWS's round trip: divided by 60
+it would be 0.8 ms, less than moto's own CPU per call, and every comparison would measure the
+emulator instead of smprov.
 
 ``MotoFidelity`` (installed for plain-moto runs too) fixes the one moto gap that changes what smprov
 sends: moto 5.2 drops the tags of ``CreateDhcpOptions`` and ``CreateBucket``, which AWS applies
@@ -30,7 +33,7 @@ from typing import Any
 from bench.trace import Tracer
 from provisioner.aws.clients import Clients
 
-#: AWS's typical round trip for one API call (seconds, before scaling).
+#: AWS's typical round trip for one API call (seconds; not scaled, see the module docstring).
 AWS_CALL_LATENCY = 0.050
 
 Ids = Callable[[Mapping[str, Any], Mapping[str, Any]], list[str]]
@@ -156,8 +159,11 @@ class AwsModel:
 
     def describe(self) -> list[str]:
         """The model in words, for the report."""
-        lines = [f"per-call latency {AWS_CALL_LATENCY * 1000:.0f} ms"]
-        lines += [f"{t.label} {t.aws_seconds:.0f} s ({t.state})" for t in self.transitions]
+        lines = [f"every call {AWS_CALL_LATENCY * 1000:.0f} ms"]
+        lines += [
+            f"{t.label} {t.aws_seconds:.0f} s ({t.state}; {self.seconds(t):.1f} s here)"
+            for t in self.transitions
+        ]
         return lines
 
     # -- hooks ----------------------------------------------------------------------------------

@@ -340,21 +340,32 @@ class Results:
     def notes(self) -> list[str]:
         """What the numbers say about where the time goes (computed, not written by hand)."""
         out: list[str] = []
+        for op in ("cold up", "down"):
+            run = self.find(TARGET_STACK, op)
+            if run is None:
+                continue
+            bound = run.bound()
+            chain = bound.seconds - run.call_latency
+            phases = run.phases
+            out.append(
+                f"- {TARGET_STACK} {op} at p=10: {run.wall:.2f} s against a "
+                f"{bound.seconds:.2f} s bound. Start-up {phases['start-up']:.2f} s and "
+                f"refresh+plan {phases['refresh+plan']:.2f} s stand against the bound's one read "
+                f"round of {run.call_latency:.2f} s (the refresh needs two rounds: the log group "
+                "and the VPC's default objects are found through the VPC's id); apply "
+                f"{phases['apply']:.2f} s against its chain of {chain:.2f} s. {run.cpu:.2f} s of "
+                "CPU in this one Python process (smprov, botocore and in-process moto share one "
+                "interpreter lock): the 38-odd reads of a refresh cost moto and botocore a few "
+                "milliseconds of CPU each, which AWS spends on its own machines."
+            )
         cold = self.find(TARGET_STACK, "cold up")
         if cold is not None:
             out.append(
-                f"- {TARGET_STACK} cold up at p=10: {cold.wall:.2f} s wall, {cold.cpu:.2f} s of "
-                f"CPU in this one Python process (smprov, botocore and in-process moto share "
-                f"one interpreter lock), against a {cold.bound().seconds:.2f} s bound. At time "
-                f"scale {self.time_scale:g} every local millisecond stands for "
-                f"{self.time_scale:g} ms of AWS time: the CPU spent before the slow resources "
-                "start, and competing with them, is what separates wall time from the bound."
-            )
-            out.append(
-                f"- The same run wrote the state {cold.state_writes} times "
-                f"({cold.state_write_seconds:.2f} s in all, each under the recorder's lock): an "
-                "intent before every create and a record after it, each a complete JSON "
-                "document (pretty-printed by the pure-Python encoder) fsynced and renamed."
+                f"- The cold up wrote the state {cold.state_writes} times "
+                f"({cold.state_write_seconds:.2f} s in all): an intent before every create and a "
+                "record after it, each a complete JSON document fsynced and renamed. The text is "
+                "assembled from each record's kept JSON, and the file is written outside the "
+                "recorder's lock, so changes made meanwhile share the next write."
             )
         noop = self.find(DEFAULT, "no-change up", simulated=False)
         if noop is not None:
@@ -385,13 +396,19 @@ class Results:
             "",
             "## Model",
             "",
-            "In-process moto (`mock_aws`) with AWS's timing simulated by botocore event hooks "
-            f"(`bench/model.py`), every duration divided by a time scale of {self.time_scale:g}: "
+            "In-process moto (`mock_aws`, sped up by `provisioner.emulator.speed_up` as the "
+            "tests and `--local` are) with AWS's timing simulated by botocore event hooks "
+            "(`bench/model.py`): "
             + "; ".join(self.model)
-            + ". smprov's poll intervals and timeouts are divided by the same scale. Each "
-            "operation is one CLI invocation (own clients, lock, state file on local disk); "
-            f"moto's own start-up ({self.warm:.1f} s, importing its backends) happens once "
-            "before any timing.",
+            + f". The waits are AWS's typical durations divided by a time scale of "
+            f"{self.time_scale:g}, and smprov's poll intervals and timeouts are divided by the "
+            "same scale. A call keeps AWS's round trip: scaled down it would be shorter than "
+            "moto's own CPU per call (1-3 ms), and the benchmark would measure the emulator. "
+            "Each operation is one CLI invocation (own clients, lock, state file on local "
+            f"disk). The emulator's start-up ({self.warm:.1f} s: importing moto, building a "
+            "fresh account's region) happens before any timing, and what exists before an "
+            "operation is frozen out of the garbage collector (`gc.freeze`), so a full "
+            "collection over moto's 350,000 objects does not stop a timed operation.",
             "",
             "- **bound**: the critical-path lower bound: one read round plus the longest chain "
             "of the plan's dependency graph, each step costing its calls' modelled latency and "

@@ -24,7 +24,7 @@ from provisioner.engine.model import Desired, Notice, StepEvent
 from provisioner.engine.planner import Plan, Recorded, Snapshot, make_plan
 from provisioner.engine.refresh import refresh
 from provisioner.errors import ConfigError, SmprovError, StateError, UsageError
-from provisioner.kinds import REGISTRY
+from provisioner.kinds import REGISTRY, SERVICES
 from provisioner.kinds.base import Ctx, Kind
 from provisioner.store.backend import StateBackend
 from provisioner.store.document import StateDocument
@@ -162,11 +162,13 @@ def open_stack(options: Options) -> Stack:
     clients = options.clients or _make_clients(options, config)
     # The start-up reads need nothing of each other: one round trip, not three (in order at
     # parallelism 1; a failure of the identity call, e.g. bad credentials, is the one shown).
-    (account, partition), zones, facts = gather(
+    (account, partition), zones, facts, _ = gather(
         [
             lambda: _identity(clients),
             lambda: _zones(clients),
             lambda: blueprint.preflight_reads(clients, config),
+            # The refresh's clients, built while those calls wait on the network.
+            lambda: clients.prepare(SERVICES),
         ],
         at_once=config.parallelism,
     )
