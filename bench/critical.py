@@ -55,9 +55,14 @@ def lower_bound(
     waits: Mapping[Node, float],
     call_latency: float,
     emulator: Mapping[str, float] | None = None,
+    reads: Sequence[str] = (),
 ) -> CriticalPath:
     """One read round plus the apply graph's critical path, each call at ``call_latency`` (plus
-    its operation's ``emulator`` cost when given)."""
+    its operation's ``emulator`` cost when given).
+
+    With ``emulator``, the read round also costs no less than the emulator's CPU for all the
+    ``reads`` (start-up and refresh) together: in one interpreter their local costs cannot
+    overlap, however many are in flight."""
     extra = emulator or {}
     fallback = _median(list(extra.values())) if extra else 0.0
 
@@ -69,7 +74,10 @@ def lower_bound(
         for node in graph.nodes
     }
     path = longest_path(graph, cost)
-    return CriticalPath(call_latency + fallback + path.seconds, path.nodes)
+    read_round = call_latency + fallback
+    if extra:
+        read_round = max(read_round, sum(extra.get(op, fallback) for op in reads))
+    return CriticalPath(read_round + path.seconds, path.nodes)
 
 
 def median_costs(samples: Sequence[tuple[str, float]]) -> dict[str, float]:

@@ -414,7 +414,9 @@ class Results:
             "of the plan's dependency graph, each step costing its calls' modelled latency and "
             "its modelled waits (`-` where the plan has nothing to apply).",
             "- **bound+emu**: the same with each call also costing its operation's median local "
-            "cost (botocore + moto) measured in the serial runs.",
+            "cost (botocore + moto) measured in the serial runs, and the read round no less "
+            "than the local cost of all its reads together (one interpreter runs them one at a "
+            "time): what this machine allows. The targets are judged against **bound**.",
             "- **cpu s**: CPU time of the process (smprov, botocore and moto together).",
             "- **polls**: describes sent while waiting (NAT gateways through the batched poller: "
             "one call per round for every gateway waiting).",

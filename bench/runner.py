@@ -94,6 +94,8 @@ class OpResult:
     mutating_by_key: dict[str, list[str]] = field(default_factory=dict)
     #: Mutating calls from threads no step runs on (boto3's managed S3 transfer).
     helper_mutating: list[str] = field(default_factory=list)
+    #: The reads of start-up and refresh, by operation name (before anything is applied).
+    first_reads: list[str] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -102,7 +104,12 @@ class OpResult:
     def bound(self, emulator: dict[str, float] | None = None) -> CriticalPath:
         """The critical-path lower bound: the model alone, or plus the emulator's costs."""
         return lower_bound(
-            self.graph, self.node_operations, self.waits, self.call_latency, emulator
+            self.graph,
+            self.node_operations,
+            self.waits,
+            self.call_latency,
+            emulator,
+            reads=self.first_reads,
         )
 
     def ratio(self, emulator: dict[str, float] | None = None) -> float:
@@ -288,4 +295,7 @@ def _run_operation(
         reads_by_kind=tracer.reads_by_kind(),
         mutating_by_key=tracer.mutating_by_key(),
         helper_mutating=tracer.helper_mutating(),
+        first_reads=[
+            c.operation for c in tracer.calls if c.phase in ("open", "refresh") and not c.mutating
+        ],
     )

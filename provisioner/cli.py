@@ -100,11 +100,22 @@ def _error_doc(exc: SmprovError) -> dict[str, Any]:
 
 
 def _options(
-    config: Path | None, state: str | None, local: bool, parallelism: int | None = None
+    config: Path | None,
+    state: str | None,
+    local: bool,
+    parallelism: int | None = None,
+    *,
+    teardown: bool = False,
 ) -> Any:
     from provisioner.stack import Options
 
-    return Options(config_path=config, state=state, local=local, parallelism=parallelism)
+    return Options(
+        config_path=config,
+        state=state,
+        local=local,
+        parallelism=parallelism,
+        preflight=not teardown,
+    )
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -185,7 +196,7 @@ def plan(
         from provisioner import render
         from provisioner import stack as ops
 
-        stk = ops.open_stack(_options(config, state, local))
+        stk = ops.open_stack(_options(config, state, local, teardown=destroy))
         with ops.locked(stk, "plan") as doc:
             the_plan, _ = (ops.plan_down if destroy else ops.plan_up)(stk, doc)
         if json_out:
@@ -263,7 +274,7 @@ def down(
         from provisioner import render
         from provisioner import stack as ops
 
-        stk = ops.open_stack(_options(config, state, local, parallelism))
+        stk = ops.open_stack(_options(config, state, local, parallelism, teardown=True))
         with ops.locked(stk, "down") as doc:
             the_plan, _ = ops.plan_down(stk, doc)
             if not json_out:

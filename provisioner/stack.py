@@ -43,6 +43,9 @@ class Options:
     local: bool = False
     parallelism: int | None = None
     cwd: Path | None = None
+    #: Check what only AWS can reveal about the config (e.g. endpoint services) before any
+    #: change. Off for a teardown: a config that could not be created must not block `down`.
+    preflight: bool = True
     #: Test and benchmark hooks: pre-built clients and timing (never set by the CLI).
     clients: Clients | None = None
     timing: Timing | None = None
@@ -166,14 +169,14 @@ def open_stack(options: Options) -> Stack:
         [
             lambda: _identity(clients),
             lambda: _zones(clients),
-            lambda: blueprint.preflight_reads(clients, config),
+            lambda: blueprint.preflight_reads(clients, config) if options.preflight else None,
             # The refresh's clients, built while those calls wait on the network.
             lambda: clients.prepare(SERVICES),
         ],
         at_once=config.parallelism,
     )
     config = config.resolve(zones)
-    problems = blueprint.preflight(facts, config)
+    problems = blueprint.preflight(facts, config) if facts is not None else []
     if problems:
         raise ConfigError(problems)
     stack = Stack(

@@ -187,3 +187,20 @@ def test_unlock_refuses_while_the_holder_runs(cli: Callable[..., Result]) -> Non
         result = cli("unlock")
     assert_clean_failure(result, 1)
     assert f"pid {os.getpid()}" in result.output
+
+
+def test_a_config_aws_would_refuse_to_create_does_not_block_down(
+    cli: Callable[..., Result],
+) -> None:
+    """The endpoint-service preflight guards `up`; a teardown needs no service to exist (the
+    stack may predate a typo in the file, or the region may have dropped a service)."""
+    assert cli("up", "--yes").exit_code == 0
+    Path("smprov.toml").write_text('interface_endpoints = ["sagemaker.api", "no-such-service"]\n')
+    refused = cli("plan")
+    assert_clean_failure(refused, 2)
+    assert "'no-such-service' is not an endpoint service" in refused.output
+
+    assert cli("plan", "--destroy").exit_code == 0
+    result = cli("down", "--yes")
+    assert result.exit_code == 0, result.output
+    assert vpcs() == []
