@@ -355,8 +355,9 @@ class Results:
                 "and the VPC's default objects are found through the VPC's id); apply "
                 f"{phases['apply']:.2f} s against its chain of {chain:.2f} s. {run.cpu:.2f} s of "
                 "CPU in this one Python process (smprov, botocore and in-process moto share one "
-                "interpreter lock): the 38-odd reads of a refresh cost moto and botocore a few "
-                "milliseconds of CPU each, which AWS spends on its own machines."
+                f"interpreter lock): the {len(run.first_reads)} reads of start-up and refresh "
+                "cost moto and botocore a few milliseconds of CPU each, one at a time, where AWS "
+                "would answer them in parallel on its own machines."
             )
         cold = self.find(TARGET_STACK, "cold up")
         if cold is not None:
@@ -376,7 +377,8 @@ class Results:
                 + ", ".join(f"{k} {n}" for k, n in sorted(many.items()))
                 + " (S3 has one GET per bucket setting, IAM lists and gets each role's "
                 "policies, tags of log groups and DB subnet groups are a separate call, VPC DNS "
-                "attributes one call each)."
+                "attributes one call each). A resource's reads are sent together, so each of "
+                "these kinds costs one round trip when the state records its resources."
             )
         return out
 
