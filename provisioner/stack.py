@@ -24,7 +24,7 @@ from provisioner.engine.model import Desired, Notice, StepEvent
 from provisioner.engine.planner import Plan, Recorded, Snapshot, make_plan
 from provisioner.engine.refresh import refresh
 from provisioner.errors import ConfigError, SmprovError, StateError, UsageError
-from provisioner.kinds import REGISTRY, SERVICES
+from provisioner.kinds import REGISTRY
 from provisioner.kinds.base import Ctx, Kind
 from provisioner.store.backend import StateBackend
 from provisioner.store.document import StateDocument
@@ -165,13 +165,11 @@ def open_stack(options: Options) -> Stack:
     clients = options.clients or _make_clients(options, config)
     # The start-up reads need nothing of each other: one round trip, not three (in order at
     # parallelism 1; a failure of the identity call, e.g. bad credentials, is the one shown).
-    (account, partition), zones, facts, _ = gather(
+    (account, partition), zones, facts = gather(
         [
             lambda: _identity(clients),
             lambda: _zones(clients),
             lambda: blueprint.preflight_reads(clients, config) if options.preflight else None,
-            # The refresh's clients, built while those calls wait on the network.
-            lambda: clients.prepare(SERVICES),
         ],
         at_once=config.parallelism,
     )
@@ -239,7 +237,7 @@ def recorded_of(doc: StateDocument | None) -> dict[str, Recorded]:
     if doc is None:
         return {}
     return {
-        key: Recorded(rec.kind, rec.id, frozenset(rec.depends_on))
+        key: Recorded(rec.kind, rec.id, frozenset(rec.depends_on), rec.attrs)
         for key, rec in doc.resources.items()
     }
 

@@ -8,7 +8,7 @@ mode, configured here once: no kind writes its own retry loop for them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 MUTATING_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup")
@@ -84,12 +84,6 @@ class Clients:
                     client.meta.events.register(event, handler)
                 self._clients[service] = client
         return client
-
-    def prepare(self, services: Iterable[str]) -> None:
-        """Build these clients now (each costs milliseconds of CPU: botocore makes a method per
-        operation, EC2 has hundreds), e.g. while the start-up calls wait on the network."""
-        for service in services:
-            self(service)
 
     def add_hook(self, event: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event handler on every client, present and future.

@@ -38,6 +38,8 @@ class Recorded:
     kind: str
     id: str
     depends_on: frozenset[str] = frozenset()
+    #: The attributes last read back (lets a refresh resolve a parent's id before reading it).
+    attrs: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

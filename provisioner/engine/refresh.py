@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from provisioner.aws.errors import to_aws_error
 from provisioner.engine.model import Desired, Live, refs_in
@@ -19,6 +20,9 @@ from provisioner.engine.planner import Recorded, Snapshot, resolve
 from provisioner.errors import SmprovError
 from provisioner.kinds.base import Ctx, Kind, ReadItem
 from provisioner.kinds.ec2 import ReadCache
+
+#: The spec values a kind read on the state's word, and what they resolved to.
+Guesses = list[tuple[Any, Any]]
 
 
 def read_dependencies(desired: Sequence[Desired], kinds: Mapping[str, Kind]) -> dict[str, set[str]]:
@@ -77,9 +81,24 @@ def refresh(
     kind_of: dict[str, str] = {}
     kind_deps = read_dependencies(desired, kinds)
 
-    def read_one(name: str) -> dict[str, Live]:
+    # What the state last read back: a kind found through its parent can be read on the state's
+    # word for the parent's id, with the parent, instead of after it (one round trip, not two).
+    # The guess is checked once the parent is read; a wrong one means a second read.
+    believed = {
+        key: Live(rec.id, dict(rec.attrs)) for key, rec in recorded.items() if rec.attrs is not None
+    }
+    kind_of_key = {d.key: d.kind for d in desired}
+
+    def read_one(name: str, guesses: Guesses | None = None) -> dict[str, Live]:
+        def resolver(value: Any) -> Any:
+            if guesses is None:
+                return resolve(value, live)
+            found = resolve(value, {**believed, **live})
+            guesses.append((value, found))
+            return found
+
         try:
-            return kinds[name].read(ctx, items[name], lambda value: resolve(value, live))
+            return kinds[name].read(ctx, items[name], resolver)
         except SmprovError:
             raise
         except Exception as exc:
@@ -87,24 +106,56 @@ def refresh(
 
     names = set(items)
     waits_for = {name: (kind_deps.get(name, set()) & names) - {name} for name in names}
-    # Kinds others wait for are read first: the second round starts on the VPC's answer, not
-    # on the slowest kind of the first.
+    # Kinds others wait for are read first: a kind that is not guessed starts on its parent's
+    # answer, not on the slowest kind's.
     needed_by = {name: sum(name in deps for deps in waits_for.values()) for name in names}
+
+    def guessable(name: str) -> bool:
+        """Every resource of the kind is recorded, and so is every parent it refers to."""
+        for item in items[name]:
+            if not item.id:
+                return False
+            for ref in refs_in(dict(item.spec or {})):
+                if kind_of_key.get(ref) in waits_for[name] and ref not in believed:
+                    return False
+        return bool(waits_for[name])
+
+    def accept(name: str, found: dict[str, Live]) -> None:
+        for key, value in found.items():
+            live[key] = value
+            kind_of[key] = name
+
     pending = set(names)
-    running: dict[Future[dict[str, Live]], str] = {}
+    guessed = {name for name in names if guessable(name)}
+    running: dict[Future[dict[str, Live]], tuple[str, Guesses | None]] = {}
+    held: dict[str, tuple[dict[str, Live], Guesses]] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        while pending or running:
-            busy = pending | set(running.values())
-            ready = [name for name in pending if not (waits_for[name] & busy)]
-            if not ready and not running:  # a kind-level loop cannot order reads: read the rest
+        while pending or running or held:
+            busy = pending | {name for name, _ in running.values()} | set(held)
+            for name in sorted(held):
+                if waits_for[name] & busy:
+                    continue
+                found, guesses = held.pop(name)
+                if all(resolve(value, live) == seen for value, seen in guesses):
+                    accept(name, found)
+                else:  # a parent is not what the state says: read again, after it
+                    pending.add(name)
+                    guessed.discard(name)
+                busy = pending | {n for n, _ in running.values()} | set(held)
+            ready = [n for n in pending if n in guessed or not (waits_for[n] & busy)]
+            if not ready and not running and not held:  # a kind-level loop: read the rest
                 ready = list(pending)
             for name in sorted(ready, key=lambda n: (-needed_by[n], n)):
                 pending.discard(name)
-                running[pool.submit(read_one, name)] = name
+                asked: Guesses | None = [] if name in guessed else None
+                running[pool.submit(read_one, name, asked)] = (name, asked)
+            if not running:
+                continue
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: running[f]):
-                name = running.pop(future)
-                for key, value in future.result().items():
-                    live[key] = value
-                    kind_of[key] = name
+            for future in sorted(done, key=lambda f: running[f][0]):
+                name, guesses = running.pop(future)
+                if guesses is None:
+                    accept(name, future.result())
+                else:
+                    held[name] = (future.result(), guesses)
     return Snapshot(live, kind_of)

@@ -25,9 +25,6 @@ from provisioner.kinds.subnet import Subnet
 from provisioner.kinds.vpc import Vpc
 from provisioner.kinds.vpc_endpoint import VpcEndpoint
 
-#: The AWS services the kinds call (their clients are built during start-up).
-SERVICES = ("ec2", "iam", "logs", "rds", "s3")
-
 REGISTRY: dict[str, Kind] = {
     kind.name: kind
     for kind in (

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from provisioner.engine.model import Desired, Live, Ref
+from provisioner.engine.planner import Recorded
 from provisioner.engine.refresh import read_dependencies, read_waves, refresh
 from provisioner.kinds import REGISTRY
 from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
@@ -82,3 +84,73 @@ def test_a_child_kind_is_read_once_its_parent_is_not_after_the_slowest_kind() ->
     assert set(snap.live) == {"slow", "parent", "child"}
     assert log["child"][0] >= log["parent"][1]  # waited for its parent
     assert log["child"][1] < log["slow"][1]  # but not for the slow kind
+
+
+class _ChildKind(Kind):
+    """Finds its item under the parent id it resolved; notes each read's start and that id."""
+
+    name = "child"
+
+    def __init__(self, log: list[tuple[float, Any]]) -> None:
+        self.log = log
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        out = {}
+        for item in items:
+            parent = resolve((item.spec or {}).get("parent_id"))
+            self.log.append((time.monotonic(), parent))
+            out[item.key] = Live(str(item.id), {"parent_id": parent})
+        return out
+
+
+def _parent_and_child(parent_id: str) -> tuple[dict[str, Kind], list[Desired]]:
+    return (
+        {"parent": _FixedKind("parent", parent_id)},
+        [
+            Desired("parent", "parent", {}),
+            Desired("child", "child", {"parent_id": Ref("parent")}),
+        ],
+    )
+
+
+class _FixedKind(Kind):
+    """Answers after 0.2 s that its one resource has ``live_id``."""
+
+    def __init__(self, name: str, live_id: str) -> None:
+        self.name = name
+        self.live_id = live_id
+        self.done_at = 0.0
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        time.sleep(0.2)
+        self.done_at = time.monotonic()
+        return {item.key: Live(self.live_id, {}) for item in items}
+
+
+RECORDED = {
+    "parent": Recorded("parent", "p-1", attrs={}),
+    "child": Recorded("child", "c-1", frozenset({"parent"}), attrs={"parent_id": "p-1"}),
+}
+CTX = Ctx(clients=None, stack="dev", region="us-east-1", account="123456789012")  # type: ignore[arg-type]
+
+
+def test_a_recorded_child_is_read_with_its_parent_on_the_states_word() -> None:
+    log: list[tuple[float, Any]] = []
+    kinds, desired = _parent_and_child("p-1")
+    kinds["child"] = _ChildKind(log)
+    snap = refresh(CTX, kinds, desired, RECORDED, parallelism=4)
+    parent = kinds["parent"]
+    assert isinstance(parent, _FixedKind)
+    assert len(log) == 1 and log[0][0] < parent.done_at  # one read, not after the parent's
+    assert snap.live["child"].attrs["parent_id"] == "p-1"
+
+
+def test_a_wrong_guess_is_read_again_once_the_parent_is_known() -> None:
+    """The state says the parent is p-1, AWS has p-2 (replaced outside smprov): the child's
+    read on the state's word is thrown away and done again with the real id."""
+    log: list[tuple[float, Any]] = []
+    kinds, desired = _parent_and_child("p-2")
+    kinds["child"] = _ChildKind(log)
+    snap = refresh(CTX, kinds, desired, RECORDED, parallelism=4)
+    assert [parent for _t, parent in log] == ["p-1", "p-2"]
+    assert snap.live["child"].attrs["parent_id"] == "p-2"
