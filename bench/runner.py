@@ -239,7 +239,11 @@ def _run_operation(
     keys_by_id: dict[str, str] = {}
     started, cpu_started = time.monotonic(), time.process_time()
     options = ops.Options(
-        cwd=work, clients=new_clients(), timing=timing, parallelism=scenario.parallelism
+        cwd=work,
+        clients=new_clients(),
+        timing=timing,
+        parallelism=scenario.parallelism,
+        preflight=op != "down",  # as `smprov down` does: a teardown skips the preflight
     )
     stk = ops.open_stack(options)
     opened = time.monotonic()

@@ -242,13 +242,17 @@ def recorded_of(doc: StateDocument | None) -> dict[str, Recorded]:
     }
 
 
-def snapshot(stack: Stack, doc: StateDocument | None) -> Snapshot:
+def snapshot(stack: Stack, doc: StateDocument | None, *, teardown: bool = False) -> Snapshot:
     """Read what is live. Binds the blueprint to the state first; when the state has lost a
     generated value (a deleted state file), it is recovered from what was found, and the
     blueprint rebuilt with it, so the stack's existing resources are adopted, not replaced."""
     stack.bind(doc)
     snap = refresh(
-        stack.ctx(), stack.kinds, stack.desired, recorded_of(doc), parallelism=stack.parallelism
+        stack.ctx(teardown=teardown),
+        stack.kinds,
+        stack.desired,
+        recorded_of(doc),
+        parallelism=stack.parallelism,
     )
     if blueprint.adopt_data(snap.live, stack.data):
         stack.desired = blueprint.build(
@@ -264,7 +268,7 @@ def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
 
 
 def plan_down(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
-    snap = snapshot(stack, doc)
+    snap = snapshot(stack, doc, teardown=True)
     plan = make_plan([], snap, recorded_of(doc), stack.kinds, hints=stack.desired)
     return plan, snap
 

@@ -62,6 +62,35 @@ REFRESH = {
 NO_CHANGE = Counter({**START_UP, **REFRESH})
 
 
+# A teardown's refresh asks what exists, not how it is set: no DNS attributes, policies, bucket
+# settings or separately read tags (and `down` skips the preflight).
+TEARDOWN_SKIPS = Counter(
+    {
+        ("ec2", "DescribeVpcEndpointServices"): 1,
+        ("ec2", "DescribeVpcAttribute"): 2,
+        ("logs", "ListTagsForResource"): 1,
+        ("rds", "ListTagsForResource"): 1,
+        ("iam", "ListRolePolicies"): 2,
+        ("iam", "GetRolePolicy"): 2,
+        ("iam", "ListAttachedRolePolicies"): 2,
+        ("s3", "GetBucketEncryption"): 1,
+        ("s3", "GetBucketVersioning"): 1,
+        ("s3", "GetPublicAccessBlock"): 1,
+        ("s3", "GetBucketOwnershipControls"): 1,
+        ("s3", "GetBucketTagging"): 1,
+    }
+)
+
+
+def test_a_teardown_plan_reads_only_what_exists(harness: Harness) -> None:
+    harness.up()
+    harness.log.clear()
+    plan = harness.plan(destroy=True, preflight=False)  # what `plan --destroy` opens
+    assert Counter(harness.log.calls) == NO_CHANGE - TEARDOWN_SKIPS
+    assert len(harness.log.calls) == 22
+    assert {s.action.value for s in plan.changes} == {"delete"}
+
+
 def test_no_change_up_and_plan_make_exactly_the_budgeted_reads(harness: Harness) -> None:
     harness.up()
 

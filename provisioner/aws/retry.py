@@ -24,14 +24,16 @@ class Timing:
     """How long to wait and how often to look; tests shrink it, the benchmark scales it."""
 
     poll_initial: float = 1.0
-    poll_max: float = 5.0
+    poll_max: float = 3.0
     poll_factor: float = 1.5
     ready_timeout: float = 900.0
     consistency_timeout: float = 120.0
     dependency_timeout: float = 300.0
 
     def delays(self) -> Iterable[float]:
-        """A short capped backoff: 1, 1.5, 2.25, ... 5, 5, 5 seconds by default."""
+        """A short capped backoff: 1, 1.5, 2.25, 3, 3 ... seconds by default (a NAT gateway or an
+        endpoint, minutes in the making, is noticed within 3 s; one describe per 3 s per poller
+        is far below EC2's request budget)."""
         delay = self.poll_initial
         while True:
             yield delay

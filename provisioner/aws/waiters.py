@@ -8,10 +8,10 @@ call, filtered by id so an id AWS does not know yet (eventual consistency right 
 never fails the call, and wakes each waiter whose resource reached its goal.
 
 A waiter's first look is in the next round; then it keeps its own short capped backoff
-(``Timing.delays``: 1, 1.5, 2.25 ... 5 s by default, so ``available`` is noticed within seconds)
-and its own deadline (``Timing.ready_timeout`` unless given). The loop sleeps until the earliest
-waiter is due, never sooner than ``poll_initial`` after the previous round (at most one describe
-per second per kind by default), and exits when nobody waits.
+(``Timing.delays``: 1, 1.5, 2.25, then every 3 s by default, so ``available`` is noticed within
+seconds) and its own deadline (``Timing.ready_timeout`` unless given). The loop sleeps until the
+earliest waiter is due, never sooner than ``poll_initial`` after the previous round (at most one
+describe per second per kind by default), and exits when nobody waits.
 
 Adopting it in a kind (VPC endpoints use the ready-made ``VPC_ENDPOINTS``)::
 

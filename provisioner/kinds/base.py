@@ -59,6 +59,10 @@ class Ctx:
     read_cache: Any = None
     #: The run's parallelism; 1 keeps every call in order (``gather`` included).
     parallelism: int = 1
+    #: Reading for a teardown (`down`, `plan --destroy`): what exists and its id is all the plan
+    #: needs, so kinds skip the reads that only serve a diff (a bucket's settings, a role's
+    #: policies, tags read by a separate call).
+    teardown: bool = False
 
     def for_step(self, report: Callable[[str], None]) -> Ctx:
         """A copy whose ``report`` shows what one running step is doing or waiting for."""

@@ -50,7 +50,10 @@ class DbSubnetGroup(Kind):
         # DescribeDBSubnetGroups carries no tags. For the groups the state records, the tags
         # are asked with the describe (one round trip, not two); a gone group's answer is
         # dropped.
+        # A teardown reads no tags: they only serve a diff.
         guessed = sorted({ctx.arn("rds", f"subgrp:{i.id.lower()}") for i in items if i.id})
+        if ctx.teardown:
+            guessed = []
         raws, *answers = ctx.gather_settled(
             [describe_all, *[lambda a=arn: tags_of(a) for arn in guessed]]
         )
@@ -69,7 +72,10 @@ class DbSubnetGroup(Kind):
             arn = raw.get("DBSubnetGroupArn") or ctx.arn(
                 "rds", f"subgrp:{raw['DBSubnetGroupName']}"
             )
-            out[key] = _live(raw, arn, tags[arn] if arn in tags else tags_of(arn))
+            if arn in tags:
+                out[key] = _live(raw, arn, tags[arn])
+            else:
+                out[key] = _live(raw, arn, {} if ctx.teardown else tags_of(arn))
         return out
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:

@@ -155,7 +155,10 @@ class IamRole(Kind):
             return _paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
 
         try:
-            if expected_inline is None:
+            if ctx.teardown:  # a teardown needs the role (and its tags), not its policies
+                role = iam.get_role(RoleName=name)["Role"]
+                inline, attached = {}, []
+            elif expected_inline is None:
                 role = iam.get_role(RoleName=name)["Role"]
                 inline, attached = ctx.gather([inline_policies, attached_policies])
             else:

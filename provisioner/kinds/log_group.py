@@ -52,7 +52,8 @@ class LogGroup(Kind):
 
         # DescribeLogGroups carries no tags. For the groups the state records, the tags are
         # asked with the describe (one round trip, not two); a gone group's answer is dropped.
-        recorded = sorted({item.id for item in items if item.id})
+        # A teardown reads no tags: they only serve a diff.
+        recorded = [] if ctx.teardown else sorted({item.id for item in items if item.id})
         found, *answers = ctx.gather_settled(
             [
                 lambda: self._describe(ctx, _common_prefix(every), set(every)),
@@ -73,7 +74,7 @@ class LogGroup(Kind):
                 continue
             name = raw["logGroupName"]
             arn = ctx.arn("logs", f"log-group:{name}")
-            group_tags = tags[name] if name in tags else tags_of(name)
+            group_tags = tags.get(name) or ({} if ctx.teardown else tags_of(name))
             out[key] = _live(name, arn, raw.get("retentionInDays"), group_tags)
         return out
 

@@ -45,6 +45,8 @@ class Vpc(Ec2Kind):
         answer about a VPC that turns out to be gone is dropped."""
         ec2 = ctx.client("ec2")
         base = super().read
+        if ctx.teardown:  # the DNS attributes only serve a diff
+            return dict(base(ctx, items, resolve))
         guesses = [
             (vpc, f) for vpc in sorted({i.id for i in items if i.id}) for f in ATTRIBUTE_NAMES
         ]
