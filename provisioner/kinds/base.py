@@ -79,6 +79,29 @@ class Ctx:
         """Like ``gather``, with each call's exception in place of its result."""
         return gather_settled(calls, at_once=self.parallelism)
 
+    def with_guesses(
+        self, main: Callable[[], Any], guesses: Mapping[Any, Callable[[], Any]]
+    ) -> tuple[Any, dict[Any, Any]]:
+        """``main`` together with reads sent on a guess (about resources the state records,
+        before ``main`` says they exist): ``main``'s failure raises; a guess that failed is
+        left out (its resource is gone, or the caller reads it again)."""
+        keys = list(guesses)
+        first, *answers = self.gather_settled([main, *guesses.values()])
+        if isinstance(first, Exception):
+            raise first
+        return first, {
+            key: answer
+            for key, answer in zip(keys, answers, strict=True)
+            if not isinstance(answer, Exception)
+        }
+
+    def read_each(
+        self, items: Sequence[ReadItem], read_item: Callable[[ReadItem], Live | None]
+    ) -> dict[str, Live]:
+        """For kinds read one resource at a time (by name: buckets, roles): all at once."""
+        found = self.gather([lambda item=item: read_item(item) for item in items])
+        return {item.key: live for item, live in zip(items, found, strict=True) if live is not None}
+
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return (
             f"arn:{self.partition}:{service}:{self.region if region else ''}:"

@@ -77,10 +77,7 @@ class Bucket(Kind):
     # --- read ----------------------------------------------------------------------------------
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
-        found = ctx.gather(
-            [lambda item=item: self._read_item(ctx, item, resolve) for item in items]
-        )
-        return {item.key: live for item, live in zip(items, found, strict=True) if live is not None}
+        return ctx.read_each(items, lambda item: self._read_item(ctx, item, resolve))
 
     def _read_item(self, ctx: Ctx, item: ReadItem, resolve: Resolver) -> Live | None:
         name = wanted_name(item, resolve)

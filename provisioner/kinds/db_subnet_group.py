@@ -54,16 +54,9 @@ class DbSubnetGroup(Kind):
         guessed = sorted({ctx.arn("rds", f"subgrp:{i.id.lower()}") for i in items if i.id})
         if ctx.teardown:
             guessed = []
-        raws, *answers = ctx.gather_settled(
-            [describe_all, *[lambda a=arn: tags_of(a) for arn in guessed]]
+        raws, tags = ctx.with_guesses(
+            describe_all, {arn: lambda a=arn: tags_of(a) for arn in guessed}
         )
-        if isinstance(raws, Exception):
-            raise raws
-        tags = {
-            arn: answer
-            for arn, answer in zip(guessed, answers, strict=True)
-            if not isinstance(answer, Exception)
-        }
         out: dict[str, Live] = {}
         for raw in raws:
             key = wanted.get(raw["DBSubnetGroupName"].lower())

@@ -92,10 +92,7 @@ class IamRole(Kind):
     unordered = frozenset({"managed_policy_arns"})
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
-        found = ctx.gather(
-            [lambda item=item: self._read_item(ctx, item, resolve) for item in items]
-        )
-        return {item.key: live for item, live in zip(items, found, strict=True) if live is not None}
+        return ctx.read_each(items, lambda item: self._read_item(ctx, item, resolve))
 
     def _read_item(self, ctx: Ctx, item: ReadItem, resolve: Resolver) -> Live | None:
         name = wanted_name(item, resolve)
@@ -127,20 +124,11 @@ class IamRole(Kind):
             return iam.get_role_policy(RoleName=name, PolicyName=policy)
 
         def inline_policies() -> dict[str, Any]:
-            guesses = list(expected_inline or [])
-            listed, *answers = ctx.gather_settled(
-                [
-                    lambda: _paginate(iam, "list_role_policies", "PolicyNames", RoleName=name),
-                    *[lambda p=policy: get_policy(p) for policy in guesses],
-                ]
+            listed, guessed = ctx.with_guesses(
+                lambda: _paginate(iam, "list_role_policies", "PolicyNames", RoleName=name),
+                {policy: lambda p=policy: get_policy(p) for policy in expected_inline or []},
             )
-            if isinstance(listed, Exception):
-                raise listed
-            documents = {
-                policy: answer
-                for policy, answer in zip(guesses, answers, strict=True)
-                if policy in listed and not isinstance(answer, Exception)
-            }
+            documents = {p: doc for p, doc in guessed.items() if p in listed}
             rest = [policy for policy in listed if policy not in documents]
             documents.update(
                 zip(

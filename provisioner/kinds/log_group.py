@@ -54,19 +54,10 @@ class LogGroup(Kind):
         # asked with the describe (one round trip, not two); a gone group's answer is dropped.
         # A teardown reads no tags: they only serve a diff.
         recorded = [] if ctx.teardown else sorted({item.id for item in items if item.id})
-        found, *answers = ctx.gather_settled(
-            [
-                lambda: self._describe(ctx, _common_prefix(every), set(every)),
-                *[lambda n=name: tags_of(n) for name in recorded],
-            ]
+        found, tags = ctx.with_guesses(
+            lambda: self._describe(ctx, _common_prefix(every), set(every)),
+            {name: lambda n=name: tags_of(n) for name in recorded},
         )
-        if isinstance(found, Exception):
-            raise found
-        tags = {
-            name: answer
-            for name, answer in zip(recorded, answers, strict=True)
-            if not isinstance(answer, Exception)
-        }
         out: dict[str, Live] = {}
         for key, names in wanted.items():
             raw = next((found[n] for n in names if n in found), None)

@@ -50,19 +50,10 @@ class Vpc(Ec2Kind):
         guesses = [
             (vpc, f) for vpc in sorted({i.id for i in items if i.id}) for f in ATTRIBUTE_NAMES
         ]
-        lives, *answers = ctx.gather_settled(
-            [
-                lambda: base(ctx, items, resolve),
-                *[lambda v=vpc, f=field: _attribute(ec2, v, f) for vpc, field in guesses],
-            ]
+        lives, known = ctx.with_guesses(
+            lambda: base(ctx, items, resolve),
+            {(vpc, f): lambda v=vpc, f=f: _attribute(ec2, v, f) for vpc, f in guesses},
         )
-        if isinstance(lives, Exception):
-            raise lives
-        known = {
-            guess: answer
-            for guess, answer in zip(guesses, answers, strict=True)
-            if not isinstance(answer, Exception)
-        }
         missing = [
             (live.id, field)
             for live in lives.values()
