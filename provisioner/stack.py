@@ -6,6 +6,7 @@ the blueprint and the engine together, and knows no typer or rich.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -303,18 +304,25 @@ def execute(
     for name, value in sorted(stack.data.items()):
         if doc.data.get(name) != value:
             recorder.set_data(name, value)
-    report = apply(
-        plan,
-        stack.ctx(delete_data=delete_data, delete_logs=delete_logs),
-        recorder,
-        stack.kinds,
-        lineage=doc.lineage,
-        intents={k: i.token for k, i in doc.intents.items()},
-        serial=lambda: recorder.serial,
-        parallelism=stack.parallelism,
-        on_event=on_event,
-        cancel=cancel,
-    )
+    try:
+        report = apply(
+            plan,
+            stack.ctx(delete_data=delete_data, delete_logs=delete_logs),
+            recorder,
+            stack.kinds,
+            lineage=doc.lineage,
+            intents={k: i.token for k, i in doc.intents.items()},
+            serial=lambda: recorder.serial,
+            parallelism=stack.parallelism,
+            on_event=on_event,
+            cancel=cancel,
+        )
+    except BaseException:
+        # Deletions are written in the background: land them, without masking what went wrong.
+        with contextlib.suppress(Exception):
+            recorder.flush()
+        raise
+    recorder.flush()  # every deletion on disk before the run is reported
     return report, recorder.snapshot()
 
 

@@ -28,7 +28,7 @@ class Recorder(Protocol):
     def record(
         self, key: str, kind: str, id: str, attrs: Mapping[str, Any], depends_on: list[str]
     ) -> None: ...
-    def forget(self, key: str) -> None: ...
+    def forget(self, key: str, *, wait: bool = True) -> None: ...
     def intend(self, key: str, kind: str, token: str) -> None: ...
 
 
@@ -120,7 +120,9 @@ def apply(
                     # Data smprov will not delete without being told (a bucket with user data,
                     # a log group): it stays in AWS, so it stays in the state.
                     return f"kept {step.live.id}: {kept}"
-            recorder.forget(key)
+            # Written at once, but not awaited: a crash before it lands leaves a gone resource
+            # recorded, which the next refresh drops; dependants need not wait for the fsync.
+            recorder.forget(key, wait=False)
             with lock:
                 lives.pop(key, None)
             return f"deleted {step.live.id}" if step.live else "removed from state"

@@ -27,7 +27,7 @@ class FakeRecorder:
         with self.lock:
             self.events.append(("record", key))
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: str, *, wait: bool = True) -> None:
         with self.lock:
             self.events.append(("forget", key))
 

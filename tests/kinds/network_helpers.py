@@ -68,7 +68,7 @@ class MemoryRecorder:
         self.attrs[key] = json.loads(json.dumps(dict(attrs)))
         self.intents.pop(key, None)
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: str, *, wait: bool = True) -> None:
         self.resources.pop(key, None)
         self.attrs.pop(key, None)
         self.intents.pop(key, None)

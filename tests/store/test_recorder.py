@@ -186,3 +186,58 @@ def test_concurrent_records_from_8_threads(backend: SpyBackend) -> None:
     # every write was a complete document: each one holds all the records of the one before
     for older, newer in zip(backend.seen, backend.seen[1:], strict=False):
         assert set(older.resources) <= set(newer.resources)
+
+
+class GatedBackend(SpyBackend):
+    """Holds every write until the test opens the gate."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.gate = threading.Event()
+
+    def write(self, doc: StateDocument) -> None:
+        assert self.gate.wait(timeout=10)
+        super().write(doc)
+
+
+def test_a_deletion_is_written_in_the_background_and_flush_waits_for_it(tmp_path: Path) -> None:
+    backend = GatedBackend(tmp_path / "dev.json")
+    backend.gate.set()
+    recorder = new_recorder(backend)
+    recorder.record("vpc", "vpc", "vpc-1", {}, [])
+    backend.gate.clear()
+
+    recorder.forget("vpc", wait=False)  # returns although the write cannot happen yet
+    on_disk = backend.read()
+    assert on_disk is not None and "vpc" in on_disk.resources
+
+    backend.gate.set()
+    recorder.flush()
+    on_disk = backend.read()
+    assert on_disk is not None and on_disk.resources == {}
+    assert on_disk.serial == recorder.serial
+
+
+def test_a_background_write_that_failed_is_raised_by_flush(tmp_path: Path) -> None:
+    backend = FullDiskBackend(tmp_path / "dev.json")
+    recorder = new_recorder(backend)
+    recorder.record("vpc", "vpc", "vpc-1", {}, [])
+    backend.full = True
+    recorder.forget("vpc", wait=False)  # the background write fails: nobody is waiting
+    with pytest.raises(StateError, match="disk full"):
+        recorder.flush()  # tries once more, fails, says so
+    backend.full = False
+    recorder.flush()  # the disk has room again: the deletion lands
+    on_disk = backend.read()
+    assert on_disk is not None and on_disk.resources == {}
+
+
+class FullDiskBackend(SpyBackend):
+    """Every write fails while ``full`` is set."""
+
+    full = False
+
+    def write(self, doc: StateDocument) -> None:
+        if self.full:
+            raise StateError("cannot write state file: disk full")
+        super().write(doc)
