@@ -431,8 +431,8 @@ class Results:
             "",
             "## Model",
             "",
-            "In-process moto (`mock_aws`, sped up by `provisioner.emulator.speed_up` as the "
-            "tests and `--local` are) with AWS's timing simulated by botocore event hooks "
+            "In-process moto (`mock_aws`, sped up and serialised by `provisioner.emulator` as "
+            "the tests and `--local` run it) with AWS's timing simulated by botocore event hooks "
             "(`bench/model.py`): "
             + "; ".join(self.model)
             + f". The waits are AWS's typical durations divided by a time scale of "

@@ -153,14 +153,16 @@ def scaled_timing(time_scale: float) -> Timing:
 def warm_emulator() -> float:
     """Import moto's backends once (several seconds, the emulator's start-up); returns it.
 
-    Also ``provisioner.emulator.speed_up``, as ``--local`` and the tests use it: the same
-    answers at a fraction of moto's CPU per call, which would otherwise stand in for latency."""
+    Also moto as ``--local`` and the tests run it (``provisioner.emulator``): ``speed_up`` (the
+    same answers at a fraction of moto's CPU per call, which would otherwise stand in for
+    latency) and ``serialize_requests`` (moto's backends are not thread-safe)."""
     from moto import mock_aws
 
-    from provisioner.emulator import speed_up
+    from provisioner.emulator import serialize_requests, speed_up
 
     started = time.monotonic()
     speed_up()
+    serialize_requests()
     with mock_aws():
         clients = Clients(REGION)
         clients("sts").get_caller_identity()
