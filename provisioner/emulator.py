@@ -8,13 +8,14 @@ other S3 access control either (Block Public Access, ExpectedBucketOwner), so he
 bucket policy: policies are still stored, returned and reconciled exactly as on AWS.
 
 ``speed_up`` makes moto answer faster without changing any answer, and ``serialize_requests``
-makes it answer one request at a time (see each).
+makes it answer one request at a time per service (see each).
 
 This changes the emulator only; smprov sends AWS the same requests either way.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -42,36 +43,52 @@ def speed_up() -> None:
         responses.method_names_from_class = functools.cache(listing)  # type: ignore[assignment]
 
 
-_request_lock = threading.RLock()
+_locks: dict[str, threading.RLock] = {}
+_locks_guard = threading.Lock()
+#: The service of a SigV4 signature: "Credential=AKID/date/region/<service>/aws4_request".
+_SERVICE_RE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+
+
+def _service_lock(authorization: Any) -> threading.RLock:
+    """One lock per AWS service (moto keeps one backend per service), one for anything else."""
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("latin-1")
+    match = _SERVICE_RE.search(authorization) if isinstance(authorization, str) else None
+    service = match.group(1) if match else ""
+    with _locks_guard:
+        return _locks.setdefault(service, threading.RLock())
 
 
 def serialize_requests() -> None:
     """moto's backends are not thread-safe: a ListObjectVersions that walks a bucket while
     another thread deletes one of its keys can crash (moto 5.2's S3 backend raises TypeError).
     AWS handles concurrent requests; smprov sends them (a parallel `down` deletes the folders at
-    once), so the emulator takes them one at a time: in process (``mock_aws``, the tests and the
-    benchmark) and in the server (``--local``). Only moto's own work is serialised; a caller's
-    network wait (the benchmark's modelled latency) is not."""
-    import functools
-
+    once), so the emulator takes one request at a time per service (by the service of the
+    request's signature): in process (``mock_aws``, the tests and the benchmark) and in the
+    server (``--local``). Only moto's own work is serialised; a caller's network wait (the
+    benchmark's modelled latency) is not, and different services' requests still overlap."""
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    for cls, name in (
-        (BotocoreStubber, "process_request"),
-        (DomainDispatcherApplication, "__call__"),
-    ):
-        method = getattr(cls, name)
-        if getattr(method, "_smprov_serialized", False):
-            continue
+    stub = BotocoreStubber.process_request
+    if not getattr(stub, "_smprov_serialized", False):
 
-        def one_at_a_time(*args: Any, __method: Any = method, **kwargs: Any) -> Any:
-            with _request_lock:
-                return __method(*args, **kwargs)
+        def process_request(self: Any, request: Any) -> Any:
+            with _service_lock(request.headers.get("Authorization")):
+                return stub(self, request)
 
-        functools.update_wrapper(one_at_a_time, method)
-        one_at_a_time._smprov_serialized = True  # type: ignore[attr-defined]
-        setattr(cls, name, one_at_a_time)
+        process_request._smprov_serialized = True  # type: ignore[attr-defined]
+        BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+    app = DomainDispatcherApplication.__call__
+    if not getattr(app, "_smprov_serialized", False):
+
+        def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+            with _service_lock(environ.get("HTTP_AUTHORIZATION")):
+                return app(self, environ, start_response)
+
+        call._smprov_serialized = True  # type: ignore[attr-defined]
+        DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:
