@@ -14,8 +14,8 @@ from tests.harness import Harness
 @pytest.fixture(autouse=True, scope="session")
 def _fast_emulator() -> None:
     """moto as ``--local`` runs it: without its per-request method listing (the same answers,
-    in less than half the time per EC2 call) and one request at a time per service (its backends are not
-    thread-safe; smprov's parallel steps are)."""
+    in less than half the time per EC2 call) and one request at a time per service (its
+    backends are not thread-safe; smprov's parallel steps are)."""
     from provisioner.emulator import serialize_requests, speed_up
 
     speed_up()

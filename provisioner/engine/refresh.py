@@ -129,7 +129,7 @@ def refresh(
     guessed = {name for name in names if guessable(name)}
     running: dict[Future[dict[str, Live]], tuple[str, Guesses | None]] = {}
     held: dict[str, tuple[dict[str, Live], Guesses]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    with ThreadPoolExecutor(max_workers=_read_workers(parallelism, len(names))) as pool:
         while pending or running or held:
             busy = pending | {name for name, _ in running.values()} | set(held)
             for name in sorted(held):
@@ -159,3 +159,11 @@ def refresh(
                 else:
                     held[name] = (future.result(), guesses)
     return Snapshot(live, kind_of)
+
+
+def _read_workers(parallelism: int, kinds: int) -> int:
+    """Every kind at once unless the run is serial: a refresh is a burst of a few dozen
+    describes, far below EC2's request budget (a bucket of 100 refilled at 20/s), and a kind
+    queued behind ten others would cost another round trip. ``parallelism`` bounds the steps
+    that change things; at 1 the reads stay one at a time, in order."""
+    return 1 if parallelism <= 1 else max(parallelism, kinds)

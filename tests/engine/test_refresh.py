@@ -154,3 +154,16 @@ def test_a_wrong_guess_is_read_again_once_the_parent_is_known() -> None:
     snap = refresh(CTX, kinds, desired, RECORDED, parallelism=4)
     assert [parent for _t, parent in log] == ["p-1", "p-2"]
     assert snap.live["child"].attrs["parent_id"] == "p-2"
+
+
+def test_every_kind_is_read_at_once_unless_the_run_is_serial() -> None:
+    """Five independent kinds, 0.2 s each: parallelism 2 bounds the plan's steps, not the
+    refresh's reads (one round, not three); parallelism 1 reads them one after another."""
+    kinds: dict[str, Kind] = {f"k{n}": _TimedKind(f"k{n}", 0.2, {}) for n in range(5)}
+    desired = [Desired(f"k{n}", f"k{n}", {}) for n in range(5)]
+    started = time.monotonic()
+    refresh(CTX, kinds, desired, {}, parallelism=2)
+    assert time.monotonic() - started < 0.5
+    started = time.monotonic()
+    refresh(CTX, kinds, desired, {}, parallelism=1)
+    assert time.monotonic() - started >= 1.0
