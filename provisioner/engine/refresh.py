@@ -126,7 +126,9 @@ def refresh(
             kind_of[key] = name
 
     pending = set(names)
-    guessed = {name for name in names if guessable(name)}
+    # Only kinds whose parents are read for real: a guess never waits on another guess.
+    candidates = {name for name in names if guessable(name)}
+    guessed = {name for name in candidates if not (waits_for[name] & candidates)}
     running: dict[Future[dict[str, Live]], tuple[str, Guesses | None]] = {}
     held: dict[str, tuple[dict[str, Live], Guesses]] = {}
     with ThreadPoolExecutor(max_workers=_read_workers(parallelism, len(names))) as pool:
@@ -143,7 +145,7 @@ def refresh(
                     guessed.discard(name)
                 busy = pending | {n for n, _ in running.values()} | set(held)
             ready = [n for n in pending if n in guessed or not (waits_for[n] & busy)]
-            if not ready and not running and not held:  # a kind-level loop: read the rest
+            if not ready and not running:  # a kind-level loop: read the rest
                 ready = list(pending)
             for name in sorted(ready, key=lambda n: (-needed_by[n], n)):
                 pending.discard(name)

@@ -167,3 +167,21 @@ def test_every_kind_is_read_at_once_unless_the_run_is_serial() -> None:
     started = time.monotonic()
     refresh(CTX, kinds, desired, {}, parallelism=1)
     assert time.monotonic() - started >= 1.0
+
+
+def test_kinds_that_refer_to_each_other_are_still_read() -> None:
+    """A kind-level loop (each kind's resource refers to the other's) cannot order the reads;
+    recorded or not, both are read and the refresh ends."""
+    kinds: dict[str, Kind] = {"a": _TimedKind("a", 0.01, {}), "b": _TimedKind("b", 0.01, {})}
+    desired = [Desired("a", "a", {"peer": Ref("b")}), Desired("b", "b", {"peer": Ref("a")})]
+    for recorded in ({}, {k: Recorded(k, f"id-{k}", attrs={}) for k in ("a", "b")}):
+        result: list[set[str]] = []
+
+        def read(r: dict[str, Recorded] = recorded, out: list[set[str]] = result) -> None:
+            out.append(set(refresh(CTX, kinds, desired, r, parallelism=4).live))
+
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive(), "refresh did not end"
+        assert result == [{"a", "b"}]
