@@ -49,11 +49,12 @@ class DbSubnetGroup(Kind):
 
         # DescribeDBSubnetGroups carries no tags. For the groups the state records, the tags
         # are asked with the describe (one round trip, not two); a gone group's answer is
-        # dropped.
-        # A teardown reads no tags: they only serve a diff.
-        guessed = sorted({ctx.arn("rds", f"subgrp:{i.id.lower()}") for i in items if i.id})
-        if ctx.teardown:
-            guessed = []
+        # dropped. A teardown reads no tags: they only serve a diff.
+        guessed = (
+            []
+            if ctx.teardown
+            else sorted({ctx.arn("rds", f"subgrp:{i.id.lower()}") for i in items if i.id})
+        )
         raws, tags = ctx.with_guesses(
             describe_all, {arn: lambda a=arn: tags_of(a) for arn in guessed}
         )
@@ -65,10 +66,9 @@ class DbSubnetGroup(Kind):
             arn = raw.get("DBSubnetGroupArn") or ctx.arn(
                 "rds", f"subgrp:{raw['DBSubnetGroupName']}"
             )
-            if arn in tags:
-                out[key] = _live(raw, arn, tags[arn])
-            else:
-                out[key] = _live(raw, arn, {} if ctx.teardown else tags_of(arn))
+            if arn not in tags:  # found by its desired name, or a guess that missed
+                tags[arn] = {} if ctx.teardown else tags_of(arn)
+            out[key] = _live(raw, arn, tags[arn])
         return out
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:

@@ -65,8 +65,9 @@ class LogGroup(Kind):
                 continue
             name = raw["logGroupName"]
             arn = ctx.arn("logs", f"log-group:{name}")
-            group_tags = tags.get(name) or ({} if ctx.teardown else tags_of(name))
-            out[key] = _live(name, arn, raw.get("retentionInDays"), group_tags)
+            if name not in tags:  # found by its desired name, or a guess that missed
+                tags[name] = {} if ctx.teardown else tags_of(name)
+            out[key] = _live(name, arn, raw.get("retentionInDays"), tags[name])
         return out
 
     def _describe(self, ctx: Ctx, prefix: str, names: set[str]) -> dict[str, dict[str, Any]]:

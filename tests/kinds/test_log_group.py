@@ -107,3 +107,18 @@ def test_a_new_vpc_replaces_the_group_and_the_old_one_is_kept(moto: None, tmp_pa
     assert _group(stack, old) is not None
     kept = [r.message for (key, _phase), r in report.results.items() if key == KEY]
     assert f"kept {old}: it holds flow-log data (smprov down --delete-logs deletes it)" in kept
+
+
+def test_a_group_stripped_of_its_tags_costs_one_tag_read(moto: None, tmp_path: Path) -> None:
+    """The tags asked with the describe count even when there are none (no second read)."""
+    stack = MiniStack.start()
+    desired = desired_for(tmp_path, [KEY])
+    stack.up(desired)
+    name = stack.id(KEY)
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{name}"
+    stack.clients("logs").untag_resource(resourceArn=arn, tagKeys=["smprov:stack", "smprov:key"])
+
+    stack.log.clear()
+    plan = stack.plan(desired)
+    assert stack.log.count("ListTagsForResource") == 1
+    assert plan.step_by_key[KEY].action is Action.UPDATE
