@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioner import blueprint
+from provisioner import blueprint, preflight
 from provisioner.aws.clients import Clients
 from provisioner.aws.concurrent import gather
 from provisioner.aws.errors import to_aws_error
@@ -166,16 +166,17 @@ def open_stack(options: Options) -> Stack:
     clients = options.clients or _make_clients(options, config)
     # The start-up reads need nothing of each other: one round trip, not three (in order at
     # parallelism 1; a failure of the identity call, e.g. bad credentials, is the one shown).
-    (account, partition), zones, facts = gather(
+    checks = preflight.CHECKS if options.preflight else ()
+    (account, partition), zones, *facts = gather(
         [
             lambda: _identity(clients),
             lambda: _zones(clients),
-            lambda: blueprint.preflight_reads(clients, config) if options.preflight else None,
+            *preflight.reads(clients, config, checks),
         ],
         at_once=config.parallelism,
     )
     config = config.resolve(zones)
-    problems = blueprint.preflight(facts, config) if facts is not None else []
+    problems = preflight.judge(facts, config, checks)
     if problems:
         raise ConfigError(problems)
     stack = Stack(

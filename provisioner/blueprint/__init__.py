@@ -3,9 +3,8 @@
 Pure: no AWS calls. Keys, names and settings follow terraform-aws-modules/vpc 5.x for the same
 inputs (name = environment), so a team moving from the module recognises every resource.
 
-Besides ``build``, each part of the stack may contribute:
-- ``preflight``: read-only AWS checks of the configuration (problems become a ConfigError before
-  anything changes), e.g. that an interface endpoint's service exists in the region;
+Besides ``build``, each part of the stack may contribute (what only AWS can tell about the
+configuration is checked in ``provisioner.preflight``, where AWS is read):
 - ``notices``: warnings the plan shows (e.g. public access allowed on the bucket);
 - ``adopt_data``: values generated once and kept in the state (``data``), recovered from what a
   refresh found when the state was lost.
@@ -14,13 +13,11 @@ Besides ``build``, each part of the stack may contribute:
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
-from typing import Any
 
 from provisioner.blueprint import storage
 from provisioner.blueprint.common import BlueprintInputs
 from provisioner.blueprint.database import database, database_notices
-from provisioner.blueprint.endpoints import endpoint_problems, endpoint_services, endpoints
+from provisioner.blueprint.endpoints import endpoints
 from provisioner.blueprint.flow_logs import flow_logs
 from provisioner.blueprint.network import network
 from provisioner.blueprint.security import security
@@ -53,23 +50,6 @@ def build(
         *security(inputs),
         *storage.storage(inputs),
     ]
-
-
-@dataclass(frozen=True)
-class PreflightFacts:
-    """What AWS said that the preflight checks judge: read before the zones are known."""
-
-    endpoint_services: list[dict[str, Any]]
-
-
-def preflight_reads(clients: Any, config: StackConfig) -> PreflightFacts:
-    """The read-only calls of the preflight (they need the region, not the zones)."""
-    return PreflightFacts(endpoint_services=endpoint_services(clients, config))
-
-
-def preflight(facts: PreflightFacts, config: StackConfig) -> list[str]:
-    """Configuration problems only AWS can reveal, judged for a zone-resolved ``config``."""
-    return [*endpoint_problems(facts.endpoint_services, config)]
 
 
 def notices(config: StackConfig) -> list[Notice]:

@@ -1,0 +1,55 @@
+"""AWS-side checks of the configuration, run before any change: what only AWS can reveal
+(an endpoint service missing from the region, a managed policy that does not exist).
+
+Each check is a read and a judgement. The read is read-only and region-level (it needs no
+availability zones), so it goes out in the start-up's one round, next to the identity and zone
+reads; the judgement is pure and sees the zone-resolved configuration (or, when the zones could
+not be resolved, the configuration as written). Every problem is a configuration problem: the
+caller reports them together with the others, exit 2, before anything changes.
+
+Adding a check: a module with ``read(clients, config)`` (return None when there is nothing to
+ask, so the default stack's call budget stays as it is) and ``judge(facts, config) -> [str]``
+(one line per problem, each starting with the configuration key), and a ``Check`` in CHECKS.
+A teardown skips every check: a configuration that could not be created must not block `down`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from provisioner.config import StackConfig
+from provisioner.preflight import endpoint_services
+
+
+@dataclass(frozen=True)
+class Check:
+    """One AWS-side check: ``read`` asks AWS (read-only), ``judge`` turns the answer into
+    problems."""
+
+    name: str
+    read: Callable[[Any, StackConfig], Any]
+    judge: Callable[[Any, StackConfig], list[str]]
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("interface_endpoints", endpoint_services.read, endpoint_services.judge),
+)
+
+
+def reads(
+    clients: Any, config: StackConfig, checks: Sequence[Check] = CHECKS
+) -> list[Callable[[], Any]]:
+    """The checks' reads as calls to send together with the other start-up reads."""
+    return [partial(check.read, clients, config) for check in checks]
+
+
+def judge(facts: Sequence[Any], config: StackConfig, checks: Sequence[Check] = CHECKS) -> list[str]:
+    """Every problem the checks find in what their reads returned (``facts``, in order)."""
+    return [
+        problem
+        for check, answer in zip(checks, facts, strict=True)
+        for problem in check.judge(answer, config)
+    ]
