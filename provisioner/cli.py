@@ -196,8 +196,7 @@ def plan(
         from provisioner import render
         from provisioner import stack as ops
 
-        stk = ops.open_stack(_options(config, state, local, teardown=destroy))
-        with ops.locked(stk, "plan") as doc:
+        with ops.session(_options(config, state, local, teardown=destroy), "plan") as (stk, doc):
             the_plan, _ = (ops.plan_down if destroy else ops.plan_up)(stk, doc)
         if json_out:
             render.emit_json(
@@ -235,8 +234,7 @@ def up(
         from provisioner import render
         from provisioner import stack as ops
 
-        stk = ops.open_stack(_options(config, state, local, parallelism))
-        with ops.locked(stk, "up") as doc:
+        with ops.session(_options(config, state, local, parallelism), "up") as (stk, doc):
             the_plan, _ = ops.plan_up(stk, doc)
             if not json_out:
                 render.plan_table(the_plan, title=f"stack {stk.config.environment}")
@@ -274,8 +272,8 @@ def down(
         from provisioner import render
         from provisioner import stack as ops
 
-        stk = ops.open_stack(_options(config, state, local, parallelism, teardown=True))
-        with ops.locked(stk, "down") as doc:
+        options = _options(config, state, local, parallelism, teardown=True)
+        with ops.session(options, "down") as (stk, doc):
             the_plan, _ = ops.plan_down(stk, doc)
             if not json_out:
                 render.plan_table(the_plan, title=f"destroy stack {stk.config.environment}")
@@ -422,8 +420,7 @@ def import_(
         from provisioner import render
         from provisioner import stack as ops
 
-        stk = ops.open_stack(_options(config, state, local))
-        with ops.locked(stk, "import") as doc:
+        with ops.session(_options(config, state, local), "import") as (stk, doc):
             found = ops.adopt_into_state(stk, doc)
         render.err.print(f"imported {found} resource(s) into {stk.backend.describe()}")
 

@@ -153,17 +153,18 @@ def state_backend_for(
     return LocalBackend(base / folder / f"{config.environment}.json")
 
 
-def open_stack(options: Options) -> Stack:
+def open_stack(
+    options: Options,
+    *,
+    config: StackConfig | None = None,
+    clients: Clients | None = None,
+    backend: StateBackend | None = None,
+) -> Stack:
     """Load and validate the config, connect, and check everything that can be checked before
-    any change: the account, the region's zones, the blueprint."""
-    config = load_config(options.config_path, cwd=options.cwd)
-    if options.parallelism is not None:
-        if not 1 <= options.parallelism <= 64:
-            raise UsageError(f"--parallelism must be between 1 and 64, got {options.parallelism}")
-        import dataclasses
-
-        config = dataclasses.replace(config, parallelism=options.parallelism)
-    clients = options.clients or _make_clients(options, config)
+    any change: the account, the region's zones, the blueprint. (``session`` opens a stack
+    under its lock, passing what it made to take the lock.)"""
+    config = config or _load(options)
+    clients = clients or options.clients or _make_clients(options, config)
     # The start-up reads need nothing of each other: one round trip, not three (in order at
     # parallelism 1; a failure of the identity call, e.g. bad credentials, is the one shown).
     checks = preflight.CHECKS if options.preflight else ()
@@ -185,12 +186,41 @@ def open_stack(options: Options) -> Stack:
         account=account,
         partition=partition,
         endpoint=_custom_endpoint(clients),
-        backend=state_backend_for(options, config, clients, account),
+        backend=backend or state_backend_for(options, config, clients, account),
         timing=options.timing or Timing(),
         notices=blueprint.notices(config),
     )
     stack.bind(None)
     return stack
+
+
+def _load(options: Options) -> StackConfig:
+    config = load_config(options.config_path, cwd=options.cwd)
+    if options.parallelism is not None:
+        if not 1 <= options.parallelism <= 64:
+            raise UsageError(f"--parallelism must be between 1 and 64, got {options.parallelism}")
+        import dataclasses
+
+        config = dataclasses.replace(config, parallelism=options.parallelism)
+    return config
+
+
+@contextmanager
+def session(options: Options, operation: str) -> Iterator[tuple[Stack, StateDocument | None]]:
+    """Open the stack under its state lock, taken before any AWS call: a run blocked by another
+    makes none. (A state in S3 is locked with an S3 request, which needs the caller's account
+    as the bucket's expected owner: that one identity call comes first.)"""
+    config = _load(options)
+    clients: Clients | None = None
+    account: str | None = None
+    if (options.state or config.state_backend or "").startswith("s3://"):
+        clients = options.clients or _make_clients(options, config)
+        account = _identity(clients)[0]
+    backend = state_backend_for(options, config, clients, account)
+    with backend.lock(operation):
+        stack = open_stack(options, config=config, clients=clients, backend=backend)
+        _note_lock_takeover(stack)
+        yield stack, read_state(stack)
 
 
 def _make_clients(options: Options, config: StackConfig) -> Clients:
@@ -278,10 +308,14 @@ def plan_down(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
 @contextmanager
 def locked(stack: Stack, operation: str) -> Iterator[StateDocument | None]:
     with stack.backend.lock(operation):
-        note = getattr(stack.backend, "last_lock_note", None)
-        if note:  # a lock left by a smprov that died was taken over: say so with the plan
-            stack.notices.append(Notice("state lock", note))
+        _note_lock_takeover(stack)
         yield read_state(stack)
+
+
+def _note_lock_takeover(stack: Stack) -> None:
+    note = getattr(stack.backend, "last_lock_note", None)
+    if note:  # a lock left by a smprov that died was taken over: say so with the plan
+        stack.notices.append(Notice("state lock", note))
 
 
 def execute(

@@ -66,8 +66,7 @@ class Harness:
         return ops.open_stack(self.options(**overrides))
 
     def plan(self, *, destroy: bool = False, **overrides: Any) -> Plan:
-        stk = self.open(**overrides)
-        with ops.locked(stk, "plan") as doc:
+        with ops.session(self.options(**overrides), "plan") as (stk, doc):
             plan, _ = (ops.plan_down if destroy else ops.plan_up)(stk, doc)
         return plan
 
@@ -80,8 +79,7 @@ class Harness:
     def _run(
         self, planner: Callable[..., Any], op: str, **flags: Any
     ) -> tuple[Plan, ApplyReport, StateDocument]:
-        stk = self.open()
-        with ops.locked(stk, op) as doc:
+        with ops.session(self.options(), op) as (stk, doc):
             plan, _ = planner(stk, doc)
             report, final = ops.execute(stk, plan, doc, **flags)
         failed = [(node, r.message) for node, r in report.failed]

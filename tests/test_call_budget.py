@@ -141,3 +141,44 @@ def test_cold_up_sends_one_create_per_resource_plus_separate_settings(harness: H
     assert not {k: v for k, v in extra.items() if v.startswith("EXTRA")}
     # Nothing else sent: every mutating call belongs to a resource of the plan.
     assert sum(len(calls) for calls in by_key.values()) + 1 == len(harness.log.mutating)
+
+
+#: Every mutating call of `down --delete-data --delete-logs` of the default stack: each resource's
+#: delete, plus what AWS makes a separate call (a VPC let go of its DHCP options, an internet
+#: gateway detached, a NAT gateway's address disassociated, a role's policies removed). A route
+#: table's associations are deleted by their own steps, and never sent again by the table's.
+DOWN_MUTATING = Counter(
+    {
+        "AssociateDhcpOptions": 1,
+        "DeleteBucket": 1,
+        "DeleteBucketPolicy": 1,
+        "DeleteDBSubnetGroup": 1,
+        "DeleteDhcpOptions": 1,
+        "DeleteFlowLogs": 1,
+        "DeleteInternetGateway": 1,
+        "DeleteLogGroup": 1,
+        "DeleteNatGateway": 1,
+        "DeleteObjects": 4,  # the three folder markers and the CSV
+        "DeleteRole": 2,
+        "DeleteRolePolicy": 2,
+        "DeleteRoute": 2,
+        "DeleteRouteTable": 2,
+        "DeleteSecurityGroup": 2,
+        "DeleteSubnet": 6,
+        "DeleteVpc": 1,
+        "DeleteVpcEndpoints": 3,
+        "DetachInternetGateway": 1,
+        "DisassociateAddress": 1,
+        "DisassociateRouteTable": 6,  # one per association, none wasted
+        "ReleaseAddress": 1,
+    }
+)
+
+
+def test_down_makes_no_wasted_write(harness: Harness) -> None:
+    _plan, _report, state = harness.up()
+    associations = [key for key in state.resources if key.startswith("rta.")]
+    harness.log.clear()
+    harness.down(delete_data=True, delete_logs=True)
+    assert Counter(harness.log.mutating) == DOWN_MUTATING
+    assert harness.log.count("DisassociateRouteTable") == len(associations)

@@ -54,3 +54,16 @@ def test_state_file_records_account_endpoint_and_never_credentials(harness: Harn
     assert doc.endpoint is None
     assert "testing" not in text  # the fake access key and secret of the test environment
     assert doc.serial > 0
+
+
+def test_a_run_blocked_by_the_lock_makes_no_aws_call(harness: Harness) -> None:
+    """The lock is checked first: a second run waits for nobody and asks AWS nothing."""
+    from provisioner.errors import LockError
+    from provisioner.store.local import LocalBackend
+
+    harness.log.clear()
+    held = LocalBackend(harness.workdir / "state" / "dev.json")
+    with held.lock("up"), pytest.raises(LockError) as err, ops.session(harness.options(), "up"):
+        pass
+    assert "is locked by" in err.value.message
+    assert harness.log.calls == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from provisioner.aws.errors import has_code
 from provisioner.engine.model import FieldChange, Live
 from provisioner.kinds.base import Ctx, tag_dict, tag_specs
 from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
@@ -61,9 +62,16 @@ class RouteTable(Ec2Kind):
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")
-        # Associations are normally removed first by their own kind; an orphan table found by
-        # tag may still have some, and AWS refuses to delete it until they are gone.
-        for assoc in live.get("associations") or []:
+        try:
+            ignore_missing(lambda: ec2.delete_route_table(RouteTableId=live.id), *NOT_FOUND)
+            return
+        except Exception as exc:
+            if not has_code(exc, "DependencyViolation"):
+                raise
+        # Associations are their own kind and are deleted before their table, so the refresh's
+        # list is stale by now (re-sending it would be one wasted write per subnet). Only a
+        # table found by tag with associations of its own gets here: read them, remove them.
+        for assoc in self._associations(ctx, live.id):
             ignore_missing(
                 lambda a=assoc: ec2.disassociate_route_table(AssociationId=a),
                 "InvalidAssociationID.NotFound",
@@ -75,3 +83,11 @@ class RouteTable(Ec2Kind):
             not_found=NOT_FOUND,
             eni_filter=None,
         )
+
+    def _associations(self, ctx: Ctx, table_id: str) -> list[str]:
+        tables = ctx.client("ec2").describe_route_tables(RouteTableIds=[table_id])
+        return [
+            assoc
+            for raw in tables.get("RouteTables", [])
+            for assoc in self.to_live(raw).get("associations") or []
+        ]

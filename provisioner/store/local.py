@@ -13,6 +13,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -107,12 +108,27 @@ class LocalBackend:
                 )
                 log.warning("%s", self.last_lock_note)
             _rewrite(fd, LockInfo.current(operation).to_json())
+            self._remove_stale_temp_files()
             try:
                 yield
             finally:
                 _rewrite(fd, "")
         finally:
             os.close(fd)  # closing the last descriptor releases the flock
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files of this state left by a writer killed between create and rename: only a
+        lock holder writes, so under the lock none of them can be in use."""
+        pattern = re.compile(rf"^\.{re.escape(self.path.name)}\.[A-Za-z0-9_]{{8}}\.tmp$")
+        try:
+            names = os.listdir(self.path.parent)
+        except OSError:
+            return
+        for name in names:
+            if pattern.match(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path.parent / name)
+                    log.info("removed %s, left by a state write that never finished", name)
 
     def _acquire(self) -> int:
         """Open and flock the lock file; retry if ``unlock`` removed it between open and flock.

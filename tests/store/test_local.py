@@ -309,3 +309,27 @@ def test_lock_info_round_trips_and_ignores_garbage() -> None:
     assert info.describe() == f"pid 4242 on host build-7 since {T0} (smprov up)"
     for text in ["", "{", "[]", json.dumps({"pid": "1"}), info.to_json().replace("4242", "true")]:
         assert LockInfo.from_json(text) is None
+
+
+def test_stale_temp_files_of_the_same_state_are_removed_under_the_lock(path: Path) -> None:
+    """A writer SIGKILLed between mkstemp and rename leaves ``.<state>.<random>.tmp`` behind;
+    the next lock holder removes those of its own state (and nothing else)."""
+    LocalBackend(path).write(make_doc("vpc-1"))
+    before = path.read_bytes()
+    stale = [path.parent / f".{path.name}.ab12cd_3.tmp", path.parent / f".{path.name}.zzzzzzzz.tmp"]
+    other_state = path.parent / f".{path.name}.other.json.ab12cd34.tmp"
+    user_file = path.parent / f".{path.name}.notes.tmp"
+    for leftover in [*stale, other_state, user_file]:
+        leftover.write_text("{")
+    with LocalBackend(path).lock("up"):
+        assert [p for p in stale if p.exists()] == []
+    assert other_state.exists() and user_file.exists()
+    assert path.read_bytes() == before
+
+
+def test_a_temp_file_left_by_a_killed_write_is_gone_after_the_next_lock(path: Path) -> None:
+    test_process_killed_mid_write_leaves_the_old_file(path)
+    assert leftovers(path.parent) != []
+    with LocalBackend(path).lock("up"):
+        pass
+    assert leftovers(path.parent) == []
