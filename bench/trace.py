@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.aws.clients import is_read_operation
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live, Phase
 from provisioner.engine.planner import Node
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
 
 
 @dataclass(frozen=True)

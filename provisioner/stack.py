@@ -20,13 +20,13 @@ from provisioner.aws.concurrent import gather
 from provisioner.aws.errors import to_aws_error
 from provisioner.aws.retry import Timing
 from provisioner.config import StackConfig, load_config
+from provisioner.engine.contract import Ctx, Kind
 from provisioner.engine.executor import ApplyReport, apply
-from provisioner.engine.model import Desired, Notice, StepEvent
-from provisioner.engine.planner import Plan, Recorded, Snapshot, make_plan
+from provisioner.engine.model import Desired, Notice, Recorded, Snapshot, StepEvent
+from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.refresh import refresh
 from provisioner.errors import ConfigError, SmprovError, StateError, UsageError
 from provisioner.kinds import REGISTRY
-from provisioner.kinds.base import Ctx, Kind
 from provisioner.store.backend import StateBackend
 from provisioner.store.document import StateDocument
 from provisioner.store.local import LocalBackend

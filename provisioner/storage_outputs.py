@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from provisioner.blueprint.sagemaker_role import ROLE_KEY
-from provisioner.blueprint.storage import BUCKET_KEY, CSV_KEY, folder_keys
+from provisioner import keys
 from provisioner.config import StackConfig
 
 #: The folder training output goes to when the configured folders include it.
@@ -22,18 +21,18 @@ def _attr(resources: Mapping[str, Any], key: str, name: str) -> Any:
 
 
 def storage_outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
-    bucket = resources.get(BUCKET_KEY)
+    bucket = resources.get(keys.BUCKET)
     name = bucket.id if bucket is not None else None
-    folders = folder_keys(config.folders)
+    folders = keys.folder_keys(config.folders)
     return {
         "bucket_name": name,
-        "bucket_arn": _attr(resources, BUCKET_KEY, "arn"),
+        "bucket_arn": _attr(resources, keys.BUCKET, "arn"),
         "s3_folder_uris": [
             f"s3://{name}/{folder}" for folder, key in folders.items() if key in resources and name
         ],
-        "training_data_uri": _attr(resources, CSV_KEY, "uri"),
-        "sagemaker_role_arn": _attr(resources, ROLE_KEY, "arn"),
-        "sagemaker_role_name": _attr(resources, ROLE_KEY, "name"),
+        "training_data_uri": _attr(resources, keys.CSV_OBJECT, "uri"),
+        "sagemaker_role_arn": _attr(resources, keys.SAGEMAKER_ROLE, "arn"),
+        "sagemaker_role_name": _attr(resources, keys.SAGEMAKER_ROLE, "name"),
     }
 
 

@@ -26,8 +26,8 @@ from provisioner import blueprint
 from provisioner import stack as ops
 from provisioner.aws.clients import Clients, is_read_operation
 from provisioner.config import load_config
+from provisioner.engine.contract import KEY_TAG, STACK_TAG
 from provisioner.kinds import REGISTRY
-from provisioner.kinds.base import KEY_TAG, STACK_TAG
 from provisioner.store.local import LocalBackend
 from tests.test_crash_matrix import (
     CONFIG,

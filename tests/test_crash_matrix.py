@@ -50,9 +50,9 @@ from moto import mock_aws
 from provisioner import stack as ops
 from provisioner.aws.clients import Clients, is_read_operation
 from provisioner.aws.retry import FAST
+from provisioner.engine.contract import KEY_TAG
 from provisioner.engine.executor import ApplyReport
 from provisioner.engine.planner import Plan
-from provisioner.kinds.base import KEY_TAG
 from provisioner.store.backend import StateBackend
 from provisioner.store.document import StateDocument
 

@@ -28,8 +28,8 @@ from botocore.retries.standard import ExponentialBackoff
 from provisioner import stack as ops
 from provisioner.aws.clients import Clients
 from provisioner.aws.retry import FAST
+from provisioner.engine.contract import KEY_TAG
 from provisioner.errors import AwsError
-from provisioner.kinds.base import KEY_TAG
 from provisioner.kinds.flow_log import ROLE_NOT_READY_CODE, ROLE_NOT_READY_MESSAGE
 from tests.test_crash_matrix import (
     CONFIG,

@@ -8,8 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from provisioner.blueprint.sagemaker_role import ROLE_KEY
-from provisioner.blueprint.storage import BUCKET_KEY
+from provisioner import keys
 from provisioner.cli import app
 from provisioner.storage_outputs import SECURITY_GROUP_OUTPUT
 from tests.harness import Harness
@@ -46,7 +45,7 @@ def test_sagemaker_format_is_a_training_job_configuration(harness: Harness) -> N
     text = smprov(harness)
     assert text.exit_code == 0, text.output
     values = json.loads(smprov(harness, "--json").stdout)
-    bucket = state.resources[BUCKET_KEY].id
+    bucket = state.resources[keys.BUCKET].id
     assert values["bucket_name"] == bucket
     assert values["s3_folder_uris"] == [
         f"s3://{bucket}/raw-data/",
@@ -54,7 +53,7 @@ def test_sagemaker_format_is_a_training_job_configuration(harness: Harness) -> N
         f"s3://{bucket}/model-artifacts/",
     ]
     assert values["training_data_uri"] == f"s3://{bucket}/raw-data/sample.csv"
-    assert values["sagemaker_role_arn"] == state.resources[ROLE_KEY].attrs["arn"]
+    assert values["sagemaker_role_arn"] == state.resources[keys.SAGEMAKER_ROLE].attrs["arn"]
     lines = {
         line.split(" = ")[0].strip(): line.split(" = ")[1] for line in text.stdout.splitlines()
     }

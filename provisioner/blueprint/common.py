@@ -6,7 +6,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 from provisioner.config import StackConfig
-from provisioner.kinds.base import KEY_TAG, STACK_TAG
+from provisioner.engine.contract import KEY_TAG, STACK_TAG
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from provisioner import keys
 from provisioner.blueprint.common import BlueprintInputs
 from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Notice, Ref
@@ -18,13 +19,13 @@ def database(inputs: BlueprintInputs) -> Iterator[Desired]:
         return  # see database_notices
     env = inputs.env
     yield Desired(
-        "db_subnet_group",
+        keys.DB_SUBNET_GROUP,
         "db_subnet_group",
         {
             "name": env,
             "description": f"Database subnet group for {env}",
-            "subnet_ids": tuple(Ref(f"subnet.database.{zone}") for zone in cfg.zones),
-            "tags": inputs.tags("db_subnet_group", env),
+            "subnet_ids": tuple(Ref(keys.subnet("database", zone)) for zone in cfg.zones),
+            "tags": inputs.tags(keys.DB_SUBNET_GROUP, env),
         },
     )
 
@@ -34,7 +35,7 @@ def database_notices(config: StackConfig) -> list[Notice]:
         return []
     return [
         Notice(
-            "db_subnet_group",
+            keys.DB_SUBNET_GROUP,
             f"not created: RDS needs database subnets in at least {MIN_ZONES} availability "
             f"zones and availability_zones gives {config.zone_count}",
         )

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from provisioner import keys
 from provisioner.blueprint.common import BlueprintInputs
 from provisioner.blueprint.network import private_table_key
 from provisioner.engine.model import Desired, Ref
-from provisioner.kinds.security_group_rules import rule
-
-ENDPOINT_GROUP = "security_group.vpc_endpoints"
+from provisioner.kind_helpers.security_group_rules import rule
 
 
 def service_name(region: str, service: str) -> str:
@@ -28,44 +27,44 @@ def endpoints(inputs: BlueprintInputs) -> Iterator[Desired]:
     # The database subnets use the private tables too, so these are all of them.
     tables = sorted({private_table_key(inputs, zone) for zone in cfg.zones})
     yield Desired(
-        "vpc_endpoint.s3",
+        keys.vpc_endpoint("s3"),
         "vpc_endpoint",
         {
-            "vpc_id": Ref("vpc"),
+            "vpc_id": Ref(keys.VPC),
             "service_name": service_name(inputs.region, "s3"),
             "vpc_endpoint_type": "Gateway",
             "route_table_ids": tuple(Ref(table) for table in tables),
-            "tags": inputs.tags("vpc_endpoint.s3", f"{env}-s3"),
+            "tags": inputs.tags(keys.vpc_endpoint("s3"), f"{env}-s3"),
         },
     )
     if not cfg.interface_endpoints:
         return
     yield Desired(
-        ENDPOINT_GROUP,
+        keys.ENDPOINT_SECURITY_GROUP,
         "security_group",
         {
-            "vpc_id": Ref("vpc"),
+            "vpc_id": Ref(keys.VPC),
             "name": f"{env}-vpc-endpoints",
             "description": f"Interface VPC endpoints of {env}: HTTPS from the VPC",
             "ingress": (
-                rule("tcp", Ref("vpc", "cidr_block"), "HTTPS from the VPC", ports=(443, 443)),
+                rule("tcp", Ref(keys.VPC, "cidr_block"), "HTTPS from the VPC", ports=(443, 443)),
             ),
             # Endpoints answer; they never open connections (security groups are stateful).
             "egress": (),
-            "tags": inputs.tags(ENDPOINT_GROUP, f"{env}-vpc-endpoints"),
+            "tags": inputs.tags(keys.ENDPOINT_SECURITY_GROUP, f"{env}-vpc-endpoints"),
         },
     )
     for service in cfg.interface_endpoints:
-        key = f"vpc_endpoint.{service}"
+        key = keys.vpc_endpoint(service)
         yield Desired(
             key,
             "vpc_endpoint",
             {
-                "vpc_id": Ref("vpc"),
+                "vpc_id": Ref(keys.VPC),
                 "service_name": service_name(inputs.region, service),
                 "vpc_endpoint_type": "Interface",
-                "subnet_ids": tuple(Ref(f"subnet.private.{zone}") for zone in cfg.zones),
-                "security_group_ids": (Ref(ENDPOINT_GROUP),),
+                "subnet_ids": tuple(Ref(keys.subnet("private", zone)) for zone in cfg.zones),
+                "security_group_ids": (Ref(keys.ENDPOINT_SECURITY_GROUP),),
                 "private_dns_enabled": True,
                 "tags": inputs.tags(key, f"{env}-{service}"),
             },

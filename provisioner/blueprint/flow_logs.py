@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from provisioner import keys
 from provisioner.blueprint.common import BlueprintInputs
 from provisioner.engine.model import Desired, Ref
 
-LOG_GROUP = "log_group.flow_logs"
-ROLE = "iam_role.flow_logs"
 #: The module's name for the group, with the VPC id (there is one flow log per VPC).
 LOG_GROUP_NAME = "/aws/vpc-flow-log/{}"
 SERVICE = "vpc-flow-logs.amazonaws.com"
@@ -59,8 +58,8 @@ def delivery_policy(inputs: BlueprintInputs) -> dict[str, Any]:
                     "logs:DescribeLogStreams",
                 ],
                 "Resource": [
-                    Ref(LOG_GROUP, "arn"),
-                    Ref(LOG_GROUP, "arn", template="{}:*"),
+                    Ref(keys.FLOW_LOG_GROUP, "arn"),
+                    Ref(keys.FLOW_LOG_GROUP, "arn", template="{}:*"),
                 ],
             },
             {
@@ -77,16 +76,16 @@ def flow_logs(inputs: BlueprintInputs) -> Iterator[Desired]:
     cfg = inputs.config
     role_name = f"{inputs.env}-vpc-flow-logs"
     yield Desired(
-        LOG_GROUP,
+        keys.FLOW_LOG_GROUP,
         "log_group",
         {
-            "name": Ref("vpc", template=LOG_GROUP_NAME),
+            "name": Ref(keys.VPC, template=LOG_GROUP_NAME),
             "retention_in_days": cfg.flow_log_retention_days,
-            "tags": inputs.tags(LOG_GROUP),
+            "tags": inputs.tags(keys.FLOW_LOG_GROUP),
         },
     )
     yield Desired(
-        ROLE,
+        keys.FLOW_LOG_ROLE,
         "iam_role",
         {
             "name": role_name,
@@ -96,19 +95,19 @@ def flow_logs(inputs: BlueprintInputs) -> Iterator[Desired]:
             "inline_policies": {"deliver-to-cloudwatch-logs": delivery_policy(inputs)},
             "managed_policy_arns": [],
             "max_session_duration": 3600,
-            "tags": inputs.tags(ROLE, role_name),
+            "tags": inputs.tags(keys.FLOW_LOG_ROLE, role_name),
         },
     )
     yield Desired(
-        "flow_log",
+        keys.FLOW_LOG,
         "flow_log",
         {
-            "resource_id": Ref("vpc"),
+            "resource_id": Ref(keys.VPC),
             "traffic_type": "ALL",
             "log_destination_type": "cloud-watch-logs",
-            "log_destination": Ref(LOG_GROUP, "arn"),
-            "deliver_logs_permission_arn": Ref(ROLE, "arn"),
+            "log_destination": Ref(keys.FLOW_LOG_GROUP, "arn"),
+            "deliver_logs_permission_arn": Ref(keys.FLOW_LOG_ROLE, "arn"),
             "max_aggregation_interval": cfg.flow_log_max_aggregation_interval,
-            "tags": inputs.tags("flow_log"),
+            "tags": inputs.tags(keys.FLOW_LOG),
         },
     )

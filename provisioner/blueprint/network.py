@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from provisioner import keys
 from provisioner.blueprint.common import BlueprintInputs
 from provisioner.engine.model import Desired, Ref
 
@@ -16,14 +17,19 @@ def nat_zones(inputs: BlueprintInputs) -> tuple[str, ...]:
     return zones if inputs.config.vpc_redundancy else zones[:1]
 
 
-def private_table_key(inputs: BlueprintInputs, zone: str) -> str:
-    """The private route table serving ``zone``: its own, or the single shared one.
+def nat_zone_for(inputs: BlueprintInputs, zone: str) -> str:
+    """The zone whose NAT gateway (and private route table) serves ``zone``: its own, or the
+    first zone's, shared.
 
     The shared table is keyed by the first zone, so switching ``vpc_redundancy`` on keeps it and
     only adds tables for the other zones (and vice versa).
     """
-    nat_zone = zone if inputs.config.vpc_redundancy else inputs.config.zones[0]
-    return f"route_table.private.{nat_zone}"
+    return zone if inputs.config.vpc_redundancy else inputs.config.zones[0]
+
+
+def private_table_key(inputs: BlueprintInputs, zone: str) -> str:
+    """The private route table serving ``zone``: its own, or the single shared one."""
+    return keys.private_route_table(nat_zone_for(inputs, zone))
 
 
 def network(inputs: BlueprintInputs) -> Iterator[Desired]:
@@ -33,33 +39,33 @@ def network(inputs: BlueprintInputs) -> Iterator[Desired]:
     assert layout is not None
 
     yield Desired(
-        "dhcp_options",
+        keys.DHCP_OPTIONS,
         "dhcp_options",
         {
             "domain_name_servers": ("AmazonProvidedDNS",),
             "domain_name": "",
-            "tags": inputs.tags("dhcp_options", env),
+            "tags": inputs.tags(keys.DHCP_OPTIONS, env),
         },
     )
     yield Desired(
-        "vpc",
+        keys.VPC,
         "vpc",
         {
             "cidr_block": cfg.vpc_cidr,
             "enable_dns_support": True,
             "enable_dns_hostnames": True,
-            "dhcp_options_id": Ref("dhcp_options"),
-            "tags": inputs.tags("vpc", env),
+            "dhcp_options_id": Ref(keys.DHCP_OPTIONS),
+            "tags": inputs.tags(keys.VPC, env),
         },
     )
-    for tier in ("public", "private", "database"):
+    for tier in keys.TIERS:
         for zone, cidr in layout.tier(tier):
-            key = f"subnet.{tier}.{zone}"
+            key = keys.subnet(tier, zone)
             yield Desired(
                 key,
                 "subnet",
                 {
-                    "vpc_id": Ref("vpc"),
+                    "vpc_id": Ref(keys.VPC),
                     "cidr_block": cidr,
                     "availability_zone": zone,
                     "map_public_ip_on_launch": tier == "public" and cfg.map_public_ip_on_launch,
@@ -68,75 +74,70 @@ def network(inputs: BlueprintInputs) -> Iterator[Desired]:
             )
 
     yield Desired(
+        keys.INTERNET_GATEWAY,
         "internet_gateway",
-        "internet_gateway",
-        {"vpc_id": Ref("vpc"), "tags": inputs.tags("internet_gateway", env)},
+        {"vpc_id": Ref(keys.VPC), "tags": inputs.tags(keys.INTERNET_GATEWAY, env)},
     )
     yield Desired(
-        "route_table.public",
+        keys.PUBLIC_ROUTE_TABLE,
         "route_table",
-        {"vpc_id": Ref("vpc"), "tags": inputs.tags("route_table.public", f"{env}-public")},
+        {"vpc_id": Ref(keys.VPC), "tags": inputs.tags(keys.PUBLIC_ROUTE_TABLE, f"{env}-public")},
     )
     yield Desired(
-        "route.public.internet",
+        keys.PUBLIC_ROUTE,
         "route",
         {
-            "route_table_id": Ref("route_table.public"),
+            "route_table_id": Ref(keys.PUBLIC_ROUTE_TABLE),
             "destination_cidr_block": "0.0.0.0/0",
-            "gateway_id": Ref("internet_gateway"),
+            "gateway_id": Ref(keys.INTERNET_GATEWAY),
         },
     )
     for zone in cfg.zones:
-        yield _association(
-            f"rta.public.{zone}",
-            "route_table.public",
-            f"subnet.public.{zone}",
-            "route.public.internet",
-        )
+        yield _association("public", zone, keys.PUBLIC_ROUTE_TABLE, keys.PUBLIC_ROUTE)
 
     for zone in nat_zones(inputs):
         yield Desired(
-            f"eip.{zone}",
+            keys.eip(zone),
             "eip",
-            {"domain": "vpc", "tags": inputs.tags(f"eip.{zone}", f"{env}-{zone}")},
+            {"domain": "vpc", "tags": inputs.tags(keys.eip(zone), f"{env}-{zone}")},
         )
         yield Desired(
-            f"nat_gateway.{zone}",
+            keys.nat_gateway(zone),
             "nat_gateway",
             {
-                "subnet_id": Ref(f"subnet.public.{zone}"),
-                "allocation_id": Ref(f"eip.{zone}"),
-                "tags": inputs.tags(f"nat_gateway.{zone}", f"{env}-{zone}"),
+                "subnet_id": Ref(keys.subnet("public", zone)),
+                "allocation_id": Ref(keys.eip(zone)),
+                "tags": inputs.tags(keys.nat_gateway(zone), f"{env}-{zone}"),
             },
             # A public NAT gateway needs the VPC's internet gateway (the module says the same).
-            extra_deps=frozenset({"internet_gateway"}),
+            extra_deps=frozenset({keys.INTERNET_GATEWAY}),
         )
-        table = f"route_table.private.{zone}"
+        table = keys.private_route_table(zone)
         name = f"{env}-private-{zone}" if cfg.vpc_redundancy else f"{env}-private"
         yield Desired(
-            table, "route_table", {"vpc_id": Ref("vpc"), "tags": inputs.tags(table, name)}
+            table, "route_table", {"vpc_id": Ref(keys.VPC), "tags": inputs.tags(table, name)}
         )
         yield Desired(
-            f"route.private.{zone}.nat",
+            keys.private_route(zone),
             "route",
             {
                 "route_table_id": Ref(table),
                 "destination_cidr_block": "0.0.0.0/0",
-                "nat_gateway_id": Ref(f"nat_gateway.{zone}"),
+                "nat_gateway_id": Ref(keys.nat_gateway(zone)),
             },
         )
     for zone in cfg.zones:
-        table = private_table_key(inputs, zone)
-        route = f"route.private.{table.rsplit('.', 1)[1]}.nat"
+        nat_zone = nat_zone_for(inputs, zone)
+        table, route = keys.private_route_table(nat_zone), keys.private_route(nat_zone)
         # Subnets move to a table only once it routes to its NAT gateway: no egress gap.
-        yield _association(f"rta.private.{zone}", table, f"subnet.private.{zone}", route)
-        yield _association(f"rta.database.{zone}", table, f"subnet.database.{zone}", route)
+        yield _association("private", zone, table, route)
+        yield _association("database", zone, table, route)
 
 
-def _association(key: str, table: str, subnet: str, route: str) -> Desired:
+def _association(tier: str, zone: str, table: str, route: str) -> Desired:
     return Desired(
-        key,
+        keys.route_table_association(tier, zone),
         "route_table_association",
-        {"route_table_id": Ref(table), "subnet_id": Ref(subnet)},
+        {"route_table_id": Ref(table), "subnet_id": Ref(keys.subnet(tier, zone))},
         apply_after=frozenset({route}),
     )

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from provisioner import keys
 from provisioner.blueprint.common import BlueprintInputs
 from provisioner.engine.model import Desired, Ref
 
-ROLE_KEY = "iam_role.sagemaker_execution"
 INLINE_POLICY = "sagemaker-training"
 VERSION = "2012-10-17"
 _KMS_ARN = re.compile(
@@ -129,7 +129,7 @@ def training_policy(inputs: BlueprintInputs, bucket: str) -> dict[str, Any]:
                 f"{ec2}:security-group/*",
             ],
             # Training ENIs only in this stack's VPC.
-            "Condition": {"ArnEquals": {"ec2:Vpc": Ref("vpc", template=f"{ec2}:vpc/{{}}")}},
+            "Condition": {"ArnEquals": {"ec2:Vpc": Ref(keys.VPC, template=f"{ec2}:vpc/{{}}")}},
         },
         {
             "Sid": "ManageTrainingEnis",
@@ -167,7 +167,7 @@ def training_policy(inputs: BlueprintInputs, bucket: str) -> dict[str, Any]:
 
 def sagemaker_role(inputs: BlueprintInputs, bucket: str) -> Desired:
     return Desired(
-        ROLE_KEY,
+        keys.SAGEMAKER_ROLE,
         "iam_role",
         {
             "name": role_name(inputs.env),
@@ -177,6 +177,6 @@ def sagemaker_role(inputs: BlueprintInputs, bucket: str) -> Desired:
             "inline_policies": {INLINE_POLICY: training_policy(inputs, bucket)},
             "managed_policy_arns": tuple(inputs.config.managed_policy_arns),
             "max_session_duration": 3600,
-            "tags": inputs.tags(ROLE_KEY, role_name(inputs.env)),
+            "tags": inputs.tags(keys.SAGEMAKER_ROLE, role_name(inputs.env)),
         },
     )

@@ -9,30 +9,26 @@ bucket.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import secrets
 import string
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from provisioner import keys
 from provisioner.blueprint.common import BlueprintInputs
-from provisioner.blueprint.sagemaker_role import ROLE_KEY, sagemaker_role
+from provisioner.blueprint.sagemaker_role import sagemaker_role
 from provisioner.config import StackConfig, validate_bucket_name
 from provisioner.engine.model import Desired, Live, Notice, Ref
 from provisioner.errors import ConfigError
 from provisioner.kinds.bucket import encryption_spec
 from provisioner.kinds.s3_object import EMPTY_SHA256, file_digests
 
-BUCKET_KEY = "bucket"
-CSV_KEY = "s3_object.csv"
-POLICY_KEY = "bucket_policy"
 SUFFIX_DATA = "bucket_suffix"
 SUFFIX_LENGTH = 8
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 _GENERATED_NAME = re.compile(rf"^.+-sagemaker-(?P<suffix>[a-z0-9]{{{SUFFIX_LENGTH}}})$")
-_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_:/-]")
 
 
 def name_prefix(env: str) -> str:
@@ -52,18 +48,6 @@ def bucket_name(config: StackConfig, data: MutableMapping[str, str]) -> str:
     if problems:
         raise ConfigError([f"bucket name {name!r} {p}" for p in problems])
     return name
-
-
-def folder_keys(folders: Sequence[str]) -> dict[str, str]:
-    """Resource key of each folder marker: readable, stable, and unique even when two folders
-    differ only in characters a state key cannot hold."""
-    keys: dict[str, str] = {}
-    for folder in folders:
-        key = "s3_object.folder." + _KEY_UNSAFE.sub("_", folder.rstrip("/"))
-        if key in keys.values():
-            key += "_" + hashlib.sha256(folder.encode()).hexdigest()[:8]
-        keys[folder] = key
-    return keys
 
 
 def csv_object_key(config: StackConfig) -> str:
@@ -89,7 +73,7 @@ def csv_digests(path: Path) -> tuple[str, str, int]:
 def bucket_policy(inputs: BlueprintInputs, bucket: str) -> dict[str, Any]:
     """TLS only, for everyone; list and object read/write for the execution role."""
     arn = f"arn:{inputs.partition}:s3:::{bucket}"
-    role = {"AWS": Ref(ROLE_KEY, "arn")}
+    role = {"AWS": Ref(keys.SAGEMAKER_ROLE, "arn")}
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -124,7 +108,7 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
     name = bucket_name(cfg, inputs.data)
     pab = cfg.public_access_block
     yield Desired(
-        BUCKET_KEY,
+        keys.BUCKET,
         "bucket",
         {
             "name": name,
@@ -139,25 +123,25 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
             },
             # As in the Terraform setup smprov replaces (ACLs keep working).
             "object_ownership": "ObjectWriter",
-            "tags": inputs.tags(BUCKET_KEY, name),
+            "tags": inputs.tags(keys.BUCKET, name),
             "adopt_prefix": None if cfg.bucket_name else name_prefix(inputs.env),
         },
     )
     objects = []
-    for folder, key in folder_keys(cfg.folders).items():
+    for folder, key in keys.folder_keys(cfg.folders).items():
         objects.append(key)
         yield Desired(
             key,
             "s3_object",
-            {"bucket": Ref(BUCKET_KEY, "name"), "key": folder, "sha256": EMPTY_SHA256},
+            {"bucket": Ref(keys.BUCKET, "name"), "key": folder, "sha256": EMPTY_SHA256},
         )
     sha, md5, _size = csv_digests(cfg.csv_source)
-    objects.append(CSV_KEY)
+    objects.append(keys.CSV_OBJECT)
     yield Desired(
-        CSV_KEY,
+        keys.CSV_OBJECT,
         "s3_object",
         {
-            "bucket": Ref(BUCKET_KEY, "name"),
+            "bucket": Ref(keys.BUCKET, "name"),
             "key": csv_object_key(cfg),
             "source": str(cfg.csv_source),
             "sha256": sha,
@@ -168,9 +152,9 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
     yield sagemaker_role(inputs, name)
     # After the objects: see kinds/bucket_policy.py (moto evaluates the policy on object calls).
     yield Desired(
-        POLICY_KEY,
+        keys.BUCKET_POLICY,
         "bucket_policy",
-        {"bucket": Ref(BUCKET_KEY, "name"), "policy": bucket_policy(inputs, name)},
+        {"bucket": Ref(keys.BUCKET, "name"), "policy": bucket_policy(inputs, name)},
         extra_deps=frozenset(objects),
     )
 
@@ -182,7 +166,7 @@ def notices(config: StackConfig) -> list[Notice]:
     off = sorted(k for k, v in vars(config.public_access_block).items() if not v)
     return [
         Notice(
-            BUCKET_KEY,
+            keys.BUCKET,
             "S3 Block Public Access is partly off for the training bucket ("
             + ", ".join(f"{k} = false" for k in off)
             + "): a policy or ACL could make the training data public. smprov blocks all "
@@ -194,7 +178,7 @@ def notices(config: StackConfig) -> list[Notice]:
 def adopt_data(live: Mapping[str, Live], data: MutableMapping[str, str]) -> bool:
     """Take the bucket suffix from the stack's bucket found by tag, when it differs from the one
     in ``data`` (freshly generated because the state was lost)."""
-    bucket = live.get(BUCKET_KEY)
+    bucket = live.get(keys.BUCKET)
     if bucket is None:
         return False
     match = _GENERATED_NAME.match(bucket.id)

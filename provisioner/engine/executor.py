@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from provisioner.aws.errors import to_aws_error
-from provisioner.engine.model import Action, Live, Phase, StepEvent, StepStatus
-from provisioner.engine.planner import Node, Plan, resolve
+from provisioner.engine.contract import Ctx, Kind, ReadItem
+from provisioner.engine.model import Action, Live, Phase, StepEvent, StepStatus, resolve
+from provisioner.engine.planner import Node, Plan
 from provisioner.errors import SmprovError, StateError
-from provisioner.kinds.base import Ctx, Kind, ReadItem
 
 
 class Recorder(Protocol):

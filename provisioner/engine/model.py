@@ -102,6 +102,42 @@ class Live:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """What the state file says about a key: enough to delete it in the right order."""
+
+    kind: str
+    id: str
+    depends_on: frozenset[str] = frozenset()
+    #: The attributes last read back (lets a refresh resolve a parent's id before reading it).
+    attrs: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a refresh found: live resources by key, and the kind of each."""
+
+    live: Mapping[str, Live]
+    kind_of: Mapping[str, str]
+
+
+def resolve(value: Any, lookup: Mapping[str, Live | None]) -> Any:
+    """Replace Refs inside ``value`` with live ids/attributes; UNKNOWN where not yet known."""
+    if isinstance(value, Ref):
+        live = lookup.get(value.key)
+        if live is None:
+            return UNKNOWN
+        found = live.get(value.attr)
+        if found is None:
+            return UNKNOWN
+        return found if value.template == "{}" else value.template.format(found)
+    if isinstance(value, Mapping):
+        return {k: resolve(v, lookup) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve(v, lookup) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
 class FieldChange:
     path: str
     old: Any

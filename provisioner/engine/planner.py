@@ -13,41 +13,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from provisioner.engine.contract import Kind
 from provisioner.engine.graph import Graph
 from provisioner.engine.model import (
-    UNKNOWN,
     Action,
     Desired,
     Live,
     Notice,
     Phase,
-    Ref,
+    Recorded,
+    Snapshot,
     Step,
+    resolve,
 )
-from provisioner.kinds.base import Kind
 
 Node = tuple[str, Phase]
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What the state file says about a key: enough to delete it in the right order."""
-
-    kind: str
-    id: str
-    depends_on: frozenset[str] = frozenset()
-    #: The attributes last read back (lets a refresh resolve a parent's id before reading it).
-    attrs: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What a refresh found: live resources by key, and the kind of each."""
-
-    live: Mapping[str, Live]
-    kind_of: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -70,23 +51,6 @@ class Plan:
 
     def replacements(self) -> list[Step]:
         return [s for s in self.steps if s.action is Action.REPLACE]
-
-
-def resolve(value: Any, lookup: Mapping[str, Live | None]) -> Any:
-    """Replace Refs inside ``value`` with live ids/attributes; UNKNOWN where not yet known."""
-    if isinstance(value, Ref):
-        live = lookup.get(value.key)
-        if live is None:
-            return UNKNOWN
-        found = live.get(value.attr)
-        if found is None:
-            return UNKNOWN
-        return found if value.template == "{}" else value.template.format(found)
-    if isinstance(value, Mapping):
-        return {k: resolve(v, lookup) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [resolve(v, lookup) for v in value]
-    return value
 
 
 def desired_order(desired: Sequence[Desired]) -> list[Desired]:

@@ -15,11 +15,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from provisioner.aws.errors import to_aws_error
-from provisioner.engine.model import Desired, Live, refs_in
-from provisioner.engine.planner import Recorded, Snapshot, resolve
+from provisioner.aws.read_cache import ReadCache
+from provisioner.engine.contract import Ctx, Kind, ReadItem
+from provisioner.engine.model import Desired, Live, Recorded, Snapshot, refs_in, resolve
 from provisioner.errors import SmprovError
-from provisioner.kinds.base import Ctx, Kind, ReadItem
-from provisioner.kinds.ec2 import ReadCache
 
 #: The spec values a kind read on the state's word, and what they resolved to.
 Guesses = list[tuple[Any, Any]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.kinds.base import Kind
+from provisioner.engine.contract import Kind
 from provisioner.kinds.bucket import Bucket
 from provisioner.kinds.bucket_policy import BucketPolicy
 from provisioner.kinds.db_subnet_group import DbSubnetGroup
@@ -51,7 +51,3 @@ REGISTRY: dict[str, Kind] = {
         BucketPolicy(),
     )
 }
-
-
-def get_kind(name: str) -> Kind:
-    return REGISTRY[name]

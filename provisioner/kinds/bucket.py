@@ -16,20 +16,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import has_code
-from provisioner.engine.model import FieldChange, Live
-from provisioner.errors import AwsError
-from provisioner.kinds.base import (
+from provisioner.aws.tags import tag_dict, tag_list
+from provisioner.engine.contract import (
     KEY_TAG,
     STACK_TAG,
     Ctx,
     Kind,
     ReadItem,
     Resolver,
-    tag_dict,
-    tag_list,
     wanted_name,
 )
-from provisioner.kinds.s3 import bucket_arn, delete_versions, is_missing, s3_call, version_pages
+from provisioner.engine.model import FieldChange, Live
+from provisioner.errors import AwsError
+from provisioner.kind_helpers.s3 import (
+    bucket_arn,
+    delete_versions,
+    is_missing,
+    s3_call,
+    version_pages,
+)
 
 #: Answers of the Get* calls for a setting never configured on the bucket.
 NOT_CONFIGURED = (
@@ -326,9 +331,6 @@ class Bucket(Kind):
             f"it holds {count} object(s) smprov did not upload ({shown}); "
             "run `smprov down --delete-data` to delete them and the bucket"
         )
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "name": live.id, "arn": live.get("arn"), "uri": live.get("uri")}
 
 
 def _encryption(answer: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -13,11 +13,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.engine.contract import Ctx, PutKind, ReadItem, Resolver
 from provisioner.engine.model import UNKNOWN, FieldChange, Live
 from provisioner.errors import ConfigError
-from provisioner.kinds.base import Ctx, PutKind, ReadItem, Resolver
-from provisioner.kinds.policy import parse_policy, policy_json, policy_size, same_policy
-from provisioner.kinds.s3 import NO_BUCKET, is_missing, s3_call
+from provisioner.kind_helpers.policy import parse_policy, policy_json, policy_size, same_policy
+from provisioner.kind_helpers.s3 import NO_BUCKET, is_missing, s3_call
 
 #: S3's bucket policy size limit (20 KB).
 MAX_POLICY = 20 * 1024

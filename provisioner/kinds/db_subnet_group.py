@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import has_code
-from provisioner.aws.tags import compare_tags
+from provisioner.aws.tags import compare_tags, tag_dict, tag_list
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver, tag_dict, tag_list
-from provisioner.kinds.ec2 import ignore_missing
+from provisioner.kind_helpers.ec2 import ignore_missing
 
 NOT_FOUND = ("DBSubnetGroupNotFoundFault",)
 # RDS may not see subnets EC2 made a moment ago.
@@ -130,9 +130,6 @@ class DbSubnetGroup(Kind):
     def delete(self, ctx: Ctx, live: Live) -> None:
         rds = ctx.client("rds")
         ignore_missing(lambda: rds.delete_db_subnet_group(DBSubnetGroupName=live.id), *NOT_FOUND)
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "name": live.id, "arn": live.get("arn")}
 
 
 def _live(raw: Mapping[str, Any], arn: str, tags: Mapping[str, str]) -> Live:

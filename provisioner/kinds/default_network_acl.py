@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from provisioner.aws.tags import tag_dict
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
-from provisioner.kinds.base import Ctx, tag_dict
-from provisioner.kinds.ec2 import ignore_missing
-from provisioner.kinds.vpc_default import VpcDefault
+from provisioner.kind_helpers.ec2 import ignore_missing
+from provisioner.kind_helpers.vpc_default import VpcDefault
 
 Entry = dict[str, Any]
 #: AWS's own catch-all deny entries (IPv4, IPv6): fixed, never part of a spec.

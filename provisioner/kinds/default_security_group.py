@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
-from provisioner.kinds.base import Ctx
-from provisioner.kinds.security_group_rules import apply_rules, group_live
-from provisioner.kinds.vpc_default import VpcDefault
+from provisioner.kind_helpers.security_group_rules import apply_rules, group_live
+from provisioner.kind_helpers.vpc_default import VpcDefault
 
 
 class DefaultSecurityGroup(VpcDefault):

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
-from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
 
 NOT_FOUND = ("InvalidDhcpOptionID.NotFound", "InvalidDhcpOptionsID.NotFound")
 
@@ -29,7 +30,6 @@ class DhcpOptions(Ec2Kind):
     result_key = "DhcpOptions"
     id_field = "DhcpOptionsId"
     id_filter = "dhcp-options-id"
-    resource_type = "dhcp-options"
     replace_on = frozenset({"domain_name_servers", "domain_name"})
     unordered = frozenset({"domain_name_servers"})
 

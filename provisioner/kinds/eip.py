@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
-from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
 
 NOT_FOUND = ("InvalidAllocationID.NotFound",)
 
@@ -19,7 +20,6 @@ class ElasticIp(Ec2Kind):
     result_key = "Addresses"
     id_field = "AllocationId"
     id_filter = "allocation-id"
-    resource_type = "elastic-ip"
     replace_on = frozenset({"domain"})
 
     def to_live(self, raw: Mapping[str, Any]) -> Live:
@@ -55,6 +55,3 @@ class ElasticIp(Ec2Kind):
             not_found=NOT_FOUND,
             eni_filter=None,
         )
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "public_ip": live.get("public_ip")}

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
 from provisioner.errors import AwsError
-from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, ignore_missing
+from provisioner.kind_helpers.ec2 import Ec2Kind, ignore_missing
 
 NOT_FOUND = ("InvalidFlowLogId.NotFound",)
 # What CreateFlowLogs answers while a new role is not yet assumable by the flow-logs service
@@ -35,7 +36,6 @@ class FlowLog(Ec2Kind):
     result_key = "FlowLogs"
     id_field = "FlowLogId"
     id_filter = "flow-log-id"
-    resource_type = "vpc-flow-log"
     filter_param = "Filter"
     replace_on = frozenset(FIELDS)
 

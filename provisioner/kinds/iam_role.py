@@ -14,21 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import has_code
-from provisioner.aws.tags import compare_tags
+from provisioner.aws.tags import compare_tags, tag_dict, tag_list
+from provisioner.engine.contract import STACK_TAG, Ctx, Kind, ReadItem, Resolver, wanted_name
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError, ConfigError
-from provisioner.kinds.base import (
-    STACK_TAG,
-    Ctx,
-    Kind,
-    ReadItem,
-    Resolver,
-    tag_dict,
-    tag_list,
-    wanted_name,
-)
-from provisioner.kinds.ec2 import ignore_missing
-from provisioner.kinds.policy import parse_policy, policy_json, policy_size, same_policy
+from provisioner.kind_helpers.ec2 import ignore_missing
+from provisioner.kind_helpers.policy import parse_policy, policy_json, policy_size, same_policy
 
 NOT_FOUND = ("NoSuchEntity",)
 #: IAM quotas (IAM User Guide, "IAM and AWS STS quotas"): inline role policies together, and the
@@ -336,9 +327,6 @@ class IamRole(Kind):
             raise
         ignore_missing(lambda: iam.delete_role(RoleName=name), *NOT_FOUND)
         return None
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "arn": live.get("arn"), "name": live.get("name")}
 
 
 _POLICY_FIELDS = frozenset({"inline_policies", "managed_policy_arns"})

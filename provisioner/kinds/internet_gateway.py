@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
 
 NOT_FOUND = ("InvalidInternetGatewayID.NotFound",)
 
@@ -19,7 +20,6 @@ class InternetGateway(Ec2Kind):
     result_key = "InternetGateways"
     id_field = "InternetGatewayId"
     id_filter = "internet-gateway-id"
-    resource_type = "internet-gateway"
 
     def to_live(self, raw: Mapping[str, Any]) -> Live:
         attached = [

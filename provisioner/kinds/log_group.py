@@ -12,9 +12,9 @@ from typing import Any
 
 from provisioner.aws.errors import has_code
 from provisioner.aws.tags import compare_tags
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
-from provisioner.kinds.ec2 import ignore_missing
+from provisioner.kind_helpers.ec2 import ignore_missing
 
 NOT_FOUND = ("ResourceNotFoundException",)
 # The executor reports "kept <name>: <this>".
@@ -131,9 +131,6 @@ class LogGroup(Kind):
         logs = ctx.client("logs")
         ignore_missing(lambda: logs.delete_log_group(logGroupName=live.id), *NOT_FOUND)
         return None
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "name": live.id, "arn": live.get("arn")}
 
 
 def _common_prefix(names: list[str]) -> str:

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import error_code
+from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.aws.waiters import AVAILABLE, DELETED, NAT_GATEWAYS, wait_for
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, ignore_missing
+from provisioner.kind_helpers.ec2 import Ec2Kind, ignore_missing
 
 NOT_FOUND = ("NatGatewayNotFound", "InvalidNatGatewayID.NotFound")
 
@@ -21,7 +22,6 @@ class NatGateway(Ec2Kind):
     result_key = "NatGateways"
     id_field = "NatGatewayId"
     id_filter = "nat-gateway-id"
-    resource_type = "natgateway"
     replace_on = frozenset({"subnet_id", "allocation_id"})
     filter_param = "Filter"
     waits_while_pending = True
@@ -107,6 +107,3 @@ class NatGateway(Ec2Kind):
                     lambda a=address["AssociationId"]: ec2.disassociate_address(AssociationId=a),
                     "InvalidAssociationID.NotFound",
                 )
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "public_ip": live.get("public_ip")}

@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import has_code
+from provisioner.aws.tags import tag_dict
+from provisioner.engine.contract import KEY_TAG, Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live, Ref
-from provisioner.kinds.base import KEY_TAG, Ctx, Kind, ReadItem, Resolver, tag_dict
-from provisioner.kinds.ec2 import describe_all, ignore_missing, stack_filter
+from provisioner.kind_helpers.ec2 import describe_all, ignore_missing, stack_filter
 
 TARGETS = ("gateway_id", "nat_gateway_id")
 CONSISTENCY = (

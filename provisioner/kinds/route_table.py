@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from provisioner.aws.errors import has_code
+from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
 
 NOT_FOUND = ("InvalidRouteTableID.NotFound",)
 
@@ -21,7 +22,6 @@ class RouteTable(Ec2Kind):
     result_key = "RouteTables"
     id_field = "RouteTableId"
     id_filter = "route-table-id"
-    resource_type = "route-table"
     replace_on = frozenset({"vpc_id"})
 
     def uses_token(self) -> bool:

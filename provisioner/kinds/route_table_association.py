@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import has_code
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
-from provisioner.kinds.ec2 import describe_all, ignore_missing, stack_filter
+from provisioner.kind_helpers.ec2 import describe_all, ignore_missing, stack_filter
 
 NOT_FOUND = ("InvalidAssociationID.NotFound",)
 CONSISTENCY = ("InvalidRouteTableID.NotFound", "InvalidSubnetID.NotFound")

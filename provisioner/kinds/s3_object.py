@@ -18,13 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from provisioner.engine.contract import Ctx, PutKind, ReadItem, Resolver
 from provisioner.engine.model import UNKNOWN, Live
 from provisioner.errors import ConfigError
-from provisioner.kinds.base import Ctx, PutKind, ReadItem, Resolver
-from provisioner.kinds.s3 import NO_BUCKET, delete_versions, is_missing, s3_call
+from provisioner.kind_helpers.s3 import NO_BUCKET, delete_versions, is_missing, s3_call
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-EMPTY_MD5 = hashlib.md5(b"", usedforsecurity=False).hexdigest()
 #: Managed transfer: multipart (parallel parts, resumable by part) above this size.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 
@@ -180,9 +179,6 @@ class S3Object(PutKind):
             if any(v["Key"] != key for v in versions):
                 break
         return entries
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "uri": live.get("uri"), "key": live.get("key")}
 
 
 def _live(bucket: str, key: str, sha: str | None, size: int, etag: str | None) -> Live:

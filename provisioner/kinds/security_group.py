@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.aws.tags import tag_specs
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
-from provisioner.kinds.security_group_rules import apply_rules, group_live, rule
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.security_group_rules import apply_rules, group_live, rule
 
 NOT_FOUND = ("InvalidGroup.NotFound", "InvalidGroupId.NotFound")
 # What AWS puts in every new VPC security group (CreateSecurityGroup docs): allow all egress.
@@ -26,7 +27,6 @@ class SecurityGroup(Ec2Kind):
     result_key = "SecurityGroups"
     id_field = "GroupId"
     id_filter = "group-id"
-    resource_type = "security-group"
     replace_on = frozenset({"vpc_id", "name", "description"})
     unordered = frozenset({"ingress", "egress"})
 

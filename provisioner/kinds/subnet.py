@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
 
 NOT_FOUND = ("InvalidSubnetID.NotFound",)
 
@@ -19,7 +20,6 @@ class Subnet(Ec2Kind):
     result_key = "Subnets"
     id_field = "SubnetId"
     id_filter = "subnet-id"
-    resource_type = "subnet"
     replace_on = frozenset({"vpc_id", "cidr_block", "availability_zone"})
 
     def to_live(self, raw: Mapping[str, Any]) -> Live:
@@ -80,10 +80,3 @@ class Subnet(Ec2Kind):
             not_found=NOT_FOUND,
             eni_filter=("subnet-id", live.id),
         )
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {
-            "id": live.id,
-            "cidr_block": live.get("cidr_block"),
-            "availability_zone": live.get("availability_zone"),
-        }

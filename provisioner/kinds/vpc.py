@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.engine.contract import Ctx, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kinds.base import Ctx, ReadItem, Resolver, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
 
 NOT_FOUND = ("InvalidVpcID.NotFound",)
 # AWS's defaults for a new non-default VPC (ModifyVpcAttribute docs): support on, hostnames off.
@@ -25,7 +26,6 @@ class Vpc(Ec2Kind):
     result_key = "Vpcs"
     id_field = "VpcId"
     id_filter = "vpc-id"
-    resource_type = "vpc"
     replace_on = frozenset({"cidr_block"})
 
     def to_live(self, raw: Mapping[str, Any]) -> Live:
@@ -140,9 +140,6 @@ class Vpc(Ec2Kind):
             not_found=NOT_FOUND,
             eni_filter=("vpc-id", live.id),
         )
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "cidr_block": live.get("cidr_block")}
 
 
 def _attribute(ec2: Any, vpc_id: str, field: str) -> bool:

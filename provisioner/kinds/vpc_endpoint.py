@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import has_code
+from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.engine.contract import Ctx, ReadItem
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
-from provisioner.kinds.base import Ctx, ReadItem, tag_dict, tag_specs
-from provisioner.kinds.ec2 import Ec2Kind, describe_all, ignore_missing, stack_filter
+from provisioner.kind_helpers.ec2 import Ec2Kind, describe_all, ignore_missing, stack_filter
 
 NOT_FOUND = ("InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.NotFound")
 CONSISTENCY = (
@@ -40,7 +41,6 @@ class VpcEndpoint(Ec2Kind):
     result_key = "VpcEndpoints"
     id_field = "VpcEndpointId"
     id_filter = "vpc-endpoint-id"
-    resource_type = "vpc-endpoint"
     replace_on = frozenset({"vpc_id", "service_name", "vpc_endpoint_type"})
     unordered = frozenset(LISTS)
     # Interface endpoints take minutes each way on AWS: the executor starts their chains first.
@@ -204,6 +204,3 @@ class VpcEndpoint(Ec2Kind):
             return True if all(str(r.get("State")).lower() == "deleted" for r in raws) else None
 
         ctx.wait(gone, what=f"VPC endpoint {endpoint_id} to be deleted")
-
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id, "dns_names": live.get("dns_names") or []}

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from provisioner import blueprint
-from provisioner.blueprint.sagemaker_role import ROLE_KEY
-from provisioner.blueprint.storage import BUCKET_KEY, CSV_KEY, POLICY_KEY, folder_keys
+from provisioner import blueprint, keys
 from provisioner.config import SAMPLE_CSV, StackConfig, parse_config
 from provisioner.engine.model import Desired, Live, Ref
 from provisioner.kinds.s3_object import file_digests
@@ -31,24 +29,24 @@ def build(cfg: StackConfig, data: dict[str, str] | None = None) -> dict[str, Des
 
 def test_bucket_suffix_is_generated_once_and_kept(tmp_path: Path) -> None:
     data: dict[str, str] = {}
-    first = build(config(tmp_path), data)[BUCKET_KEY].spec["name"]
+    first = build(config(tmp_path), data)[keys.BUCKET].spec["name"]
     suffix = data["bucket_suffix"]
     assert first == f"dev-sagemaker-{suffix}"
     assert len(suffix) == 8 and suffix.isalnum() and suffix == suffix.lower()
-    assert build(config(tmp_path), data)[BUCKET_KEY].spec["name"] == first
-    assert build(config(tmp_path), {})[BUCKET_KEY].spec["name"] != first  # random
+    assert build(config(tmp_path), data)[keys.BUCKET].spec["name"] == first
+    assert build(config(tmp_path), {})[keys.BUCKET].spec["name"] != first  # random
 
 
 def test_explicit_bucket_name_overrides(tmp_path: Path) -> None:
     data: dict[str, str] = {}
-    spec = build(config(tmp_path, bucket_name="my-training-data"), data)[BUCKET_KEY].spec
+    spec = build(config(tmp_path, bucket_name="my-training-data"), data)[keys.BUCKET].spec
     assert spec["name"] == "my-training-data"
     assert spec["adopt_prefix"] is None
     assert data == {}
 
 
 def test_bucket_defaults(tmp_path: Path) -> None:
-    spec = build(config(tmp_path))[BUCKET_KEY].spec
+    spec = build(config(tmp_path))[keys.BUCKET].spec
     assert spec["encryption"] == {
         "sse_algorithm": "AES256",
         "kms_key_id": None,
@@ -57,33 +55,33 @@ def test_bucket_defaults(tmp_path: Path) -> None:
     assert spec["versioning"] is True
     assert all(spec["public_access_block"].values())
     assert spec["object_ownership"] == "ObjectWriter"
-    assert spec["tags"]["smprov:key"] == BUCKET_KEY
+    assert spec["tags"]["smprov:key"] == keys.BUCKET
 
 
 def test_folders_and_csv_objects(tmp_path: Path) -> None:
     desired = build(config(tmp_path))
     markers = [d.spec["key"] for d in desired.values() if d.key.startswith("s3_object.folder.")]
     assert markers == ["raw-data/", "processed-data/", "model-artifacts/"]
-    csv = desired[CSV_KEY].spec
+    csv = desired[keys.CSV_OBJECT].spec
     sha, md5, _size = file_digests(SAMPLE_CSV)
     assert csv["key"] == "raw-data/sample.csv"
     assert (csv["sha256"], csv["md5"]) == (sha, md5)
-    assert csv["bucket"] == Ref(BUCKET_KEY, "name")
+    assert csv["bucket"] == Ref(keys.BUCKET, "name")
     # The policy comes after every object (moto evaluates it on object calls).
     objects = {k for k in desired if k.startswith("s3_object.")}
-    assert objects <= desired[POLICY_KEY].depends_on
+    assert objects <= desired[keys.BUCKET_POLICY].depends_on
 
 
 def test_folder_keys_stay_unique() -> None:
-    keys = folder_keys(("a.b/", "a_b/", "x/y/"))
-    assert keys["x/y/"] == "s3_object.folder.x/y"
-    assert len(set(keys.values())) == 3
+    folders = keys.folder_keys(("a.b/", "a_b/", "x/y/"))
+    assert folders["x/y/"] == "s3_object.folder.x/y"
+    assert len(set(folders.values())) == 3
 
 
 def test_role_trust_and_least_privilege(tmp_path: Path) -> None:
     desired = build(config(tmp_path, managed_policy_arns=["arn:aws:iam::aws:policy/ReadOnly"]))
-    role = desired[ROLE_KEY].spec
-    bucket = desired[BUCKET_KEY].spec["name"]
+    role = desired[keys.SAGEMAKER_ROLE].spec
+    bucket = desired[keys.BUCKET].spec["name"]
     assert role["name"] == "dev_sagemaker_execution_role"
     (trust,) = role["assume_role_policy"]["Statement"]
     assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
@@ -125,8 +123,8 @@ def test_kms_key_grants(
     tmp_path: Path, key: str, resource: str, condition: dict[str, Any] | None
 ) -> None:
     desired = build(config(tmp_path, kms_key_id=key))
-    assert desired[BUCKET_KEY].spec["encryption"]["sse_algorithm"] == "aws:kms"
-    policy = desired[ROLE_KEY].spec["inline_policies"]["sagemaker-training"]
+    assert desired[keys.BUCKET].spec["encryption"]["sse_algorithm"] == "aws:kms"
+    policy = desired[keys.SAGEMAKER_ROLE].spec["inline_policies"]["sagemaker-training"]
     (kms,) = [s for s in policy["Statement"] if s["Sid"] == "BucketKmsKey"]
     assert kms["Resource"] == resource
     assert kms.get("Condition") == condition
@@ -134,36 +132,38 @@ def test_kms_key_grants(
 
 def test_bucket_policy_denies_plain_http_and_grants_the_role(tmp_path: Path) -> None:
     desired = build(config(tmp_path))
-    bucket = desired[BUCKET_KEY].spec["name"]
-    policy = desired[POLICY_KEY].spec["policy"]
+    bucket = desired[keys.BUCKET].spec["name"]
+    policy = desired[keys.BUCKET_POLICY].spec["policy"]
     deny, list_, objects = policy["Statement"]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert deny["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-    assert list_["Principal"] == {"AWS": Ref(ROLE_KEY, "arn")} == objects["Principal"]
-    assert ROLE_KEY in desired[POLICY_KEY].depends_on
+    assert list_["Principal"] == {"AWS": Ref(keys.SAGEMAKER_ROLE, "arn")} == objects["Principal"]
+    assert keys.SAGEMAKER_ROLE in desired[keys.BUCKET_POLICY].depends_on
 
 
 def test_public_access_notice(tmp_path: Path) -> None:
     assert blueprint.notices(config(tmp_path)) == []
     loose = config(tmp_path, public_access_block={"block_public_policy": False})
     (notice,) = blueprint.notices(loose)
-    assert notice.key == BUCKET_KEY
+    assert notice.key == keys.BUCKET
     assert "block_public_policy = false" in notice.message
     assert "public" in notice.message
 
 
 def test_adopt_data_recovers_the_suffix_of_a_found_bucket() -> None:
     data = {"bucket_suffix": "fresh000"}
-    found = {BUCKET_KEY: Live("dev-sagemaker-old12345", {})}
+    found = {keys.BUCKET: Live("dev-sagemaker-old12345", {})}
     assert blueprint.adopt_data(found, data) is True
     assert data == {"bucket_suffix": "old12345"}
     assert blueprint.adopt_data(found, data) is False
     assert blueprint.adopt_data({}, data) is False
-    assert blueprint.adopt_data({BUCKET_KEY: Live("my-own-name", {})}, data) is False
+    assert blueprint.adopt_data({keys.BUCKET: Live("my-own-name", {})}, data) is False
 
 
 def test_role_policy_fits_iam_quota(tmp_path: Path) -> None:
-    policy = build(config(tmp_path, kms_key_id="alias/training"))[ROLE_KEY].spec["inline_policies"]
+    policy = build(config(tmp_path, kms_key_id="alias/training"))[keys.SAGEMAKER_ROLE].spec[
+        "inline_policies"
+    ]
     text = json.dumps(policy, separators=(",", ":"), default=str)
     assert len(text) < 10_240

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.blueprint.sagemaker_role import INLINE_POLICY, ROLE_KEY
-from provisioner.blueprint.storage import BUCKET_KEY, CSV_KEY, POLICY_KEY
+from provisioner import keys
+from provisioner.blueprint.sagemaker_role import INLINE_POLICY
 from provisioner.engine.model import Action, Phase
 from provisioner.errors import ConfigError
 from tests.harness import Harness
@@ -18,19 +18,20 @@ from tests.kinds.storage_helpers import ACCOUNT, OwnerHeaderCheck, PolicyBesideM
 ROLE = "dev_sagemaker_execution_role"
 
 
-def storage_keys(keys: object) -> set[str]:
-    return {k for k in keys if k in (BUCKET_KEY, POLICY_KEY, ROLE_KEY) or k.startswith("s3_obj")}
+def storage_keys(found: object) -> set[str]:
+    wanted = (keys.BUCKET, keys.BUCKET_POLICY, keys.SAGEMAKER_ROLE)
+    return {k for k in found if k in wanted or k.startswith("s3_obj")}
 
 
 def test_up_converges_and_a_second_up_changes_nothing(harness: Harness) -> None:
     _plan, _report, state = harness.up()
-    bucket = state.resources[BUCKET_KEY].id
+    bucket = state.resources[keys.BUCKET].id
     assert bucket == f"dev-sagemaker-{state.data['bucket_suffix']}"
     assert storage_keys(state.resources) == {
-        BUCKET_KEY,
-        POLICY_KEY,
-        ROLE_KEY,
-        CSV_KEY,
+        keys.BUCKET,
+        keys.BUCKET_POLICY,
+        keys.SAGEMAKER_ROLE,
+        keys.CSV_OBJECT,
         "s3_object.folder.raw-data",
         "s3_object.folder.processed-data",
         "s3_object.folder.model-artifacts",
@@ -59,7 +60,7 @@ def test_plan_warns_when_public_access_is_not_fully_blocked(harness: Harness) ->
         """
     )
     plan = harness.plan()
-    assert [n.key for n in plan.notices] == [BUCKET_KEY]
+    assert [n.key for n in plan.notices] == [keys.BUCKET]
     assert "block_public_acls = false" in plan.notices[0].message
 
 
@@ -75,12 +76,12 @@ def test_csv_is_uploaded_again_only_when_it_changed(harness: Harness, tmp_path: 
 
     data.write_text("x,y\n1,2\n3,4\n")
     plan = harness.plan()
-    assert [(s.key, s.action) for s in plan.changes] == [(CSV_KEY, Action.UPDATE)]
+    assert [(s.key, s.action) for s in plan.changes] == [(keys.CSV_OBJECT, Action.UPDATE)]
     harness.log.clear()
     _plan, _report, state = harness.up()
     assert harness.log.mutating == ["PutObject"]
     body = harness.clients("s3").get_object(
-        Bucket=state.resources[BUCKET_KEY].id, Key="raw-data/train.csv"
+        Bucket=state.resources[keys.BUCKET].id, Key="raw-data/train.csv"
     )["Body"]
     assert body.read() == b"x,y\n1,2\n3,4\n"
 
@@ -101,7 +102,7 @@ def test_edited_role_policy_is_put_back_by_up(harness: Harness) -> None:
     }
     iam.put_role_policy(RoleName=ROLE, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(wide))
     plan = harness.plan()
-    assert [(s.key, s.action) for s in plan.changes] == [(ROLE_KEY, Action.UPDATE)]
+    assert [(s.key, s.action) for s in plan.changes] == [(keys.SAGEMAKER_ROLE, Action.UPDATE)]
     harness.log.clear()
     harness.up()
     assert harness.log.mutating == ["PutRolePolicy"]
@@ -111,14 +112,14 @@ def test_edited_role_policy_is_put_back_by_up(harness: Harness) -> None:
 
 def test_lost_state_adopts_the_bucket_instead_of_making_another(harness: Harness) -> None:
     _plan, _report, state = harness.up()
-    bucket = state.resources[BUCKET_KEY].id
+    bucket = state.resources[keys.BUCKET].id
     (harness.workdir / "state" / "dev.json").unlink()
     harness.log.clear()
     plan, _report, final = harness.up()
-    step = plan.step_by_key[BUCKET_KEY]
+    step = plan.step_by_key[keys.BUCKET]
     assert step.reason.startswith("adopted") and step.changes == ()
     assert harness.log.count("CreateBucket") == 0
-    assert final.resources[BUCKET_KEY].id == bucket
+    assert final.resources[keys.BUCKET].id == bucket
     assert final.data["bucket_suffix"] == state.data["bucket_suffix"]
     names = [b["Name"] for b in harness.clients("s3").list_buckets()["Buckets"]]
     assert names == [bucket]
@@ -129,15 +130,15 @@ def test_down_keeps_user_data_unless_told(harness: Harness) -> None:
     owner.install(harness.clients)
     PolicyBesideMoto().install(harness.clients)  # the user's own PUT below goes over TLS
     _plan, _report, state = harness.up()
-    bucket = state.resources[BUCKET_KEY].id
+    bucket = state.resources[keys.BUCKET].id
     s3 = harness.clients("s3")
     mine = {"Bucket": bucket, "ExpectedBucketOwner": ACCOUNT}
     s3.put_object(**mine, Key="processed-data/features.parquet", Body=b"user data")
 
     _plan, report, final = harness.down()
-    message = report.results[(BUCKET_KEY, Phase.DESTROY)].message
+    message = report.results[(keys.BUCKET, Phase.DESTROY)].message
     assert message.startswith(f"kept {bucket}") and "processed-data/features.parquet" in message
-    assert storage_keys(final.resources) == {BUCKET_KEY}
+    assert storage_keys(final.resources) == {keys.BUCKET}
     left = s3.list_object_versions(**mine)
     assert [v["Key"] for v in left.get("Versions", [])] == ["processed-data/features.parquet"]
     assert "DeleteMarkers" not in left

@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.clients import Clients
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.executor import apply, client_token
-from provisioner.engine.model import Desired, Live, Phase, Ref, StepStatus
-from provisioner.engine.planner import Recorded, Snapshot, make_plan
+from provisioner.engine.model import Desired, Live, Phase, Recorded, Ref, Snapshot, StepStatus
+from provisioner.engine.planner import make_plan
 from provisioner.errors import AwsError
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
 
 
 class FakeRecorder:

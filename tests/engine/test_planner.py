@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provisioner.engine.model import UNKNOWN, Action, Desired, Live, Phase, Ref
-from provisioner.engine.planner import Recorded, Snapshot, make_plan, resolve
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.model import (
+    UNKNOWN,
+    Action,
+    Desired,
+    Live,
+    Phase,
+    Recorded,
+    Ref,
+    Snapshot,
+    resolve,
+)
+from provisioner.engine.planner import make_plan
 
 
 class Thing(Kind):

@@ -7,12 +7,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from provisioner.engine.model import Desired, Live, Ref
-from provisioner.engine.planner import Recorded
+from provisioner.aws.read_cache import ReadCache
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.model import Desired, Live, Recorded, Ref
 from provisioner.engine.refresh import read_dependencies, read_waves, refresh
 from provisioner.kinds import REGISTRY
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
-from provisioner.kinds.ec2 import ReadCache
 from tests.harness import Harness
 
 

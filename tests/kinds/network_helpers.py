@@ -23,12 +23,12 @@ from provisioner import blueprint
 from provisioner.aws.clients import Clients
 from provisioner.aws.retry import FAST
 from provisioner.config import load_config
+from provisioner.engine.contract import Ctx
 from provisioner.engine.executor import ApplyReport, apply
-from provisioner.engine.model import Desired
-from provisioner.engine.planner import Plan, Recorded, make_plan
+from provisioner.engine.model import Desired, Recorded
+from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.refresh import refresh
 from provisioner.kinds import REGISTRY
-from provisioner.kinds.base import Ctx
 from tests.harness import CallLog
 
 ACCOUNT = "123456789012"

@@ -11,7 +11,7 @@ from botocore.awsrequest import AWSResponse
 
 from provisioner.aws.clients import Clients
 from provisioner.aws.retry import FAST
-from provisioner.kinds.base import Ctx
+from provisioner.engine.contract import Ctx
 
 ACCOUNT = "123456789012"
 #: S3 operations that take no ExpectedBucketOwner (no bucket yet, or account-wide).

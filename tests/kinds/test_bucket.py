@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from provisioner.aws.clients import Clients
+from provisioner.engine.contract import ReadItem
 from provisioner.errors import AwsError
-from provisioner.kinds.base import ReadItem
 from provisioner.kinds.bucket import Bucket
 from tests.harness import Harness
 from tests.kinds.storage_helpers import bucket_spec, make_ctx

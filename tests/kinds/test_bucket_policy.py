@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from provisioner.kinds.base import Ctx, ReadItem
+from provisioner.engine.contract import Ctx, ReadItem
 from provisioner.kinds.bucket import Bucket
 from provisioner.kinds.bucket_policy import BucketPolicy
 from tests.harness import Harness

@@ -6,7 +6,7 @@ from typing import Any
 
 from provisioner.aws.clients import Clients
 from provisioner.aws.retry import FAST
-from provisioner.kinds.base import Ctx
+from provisioner.engine.contract import Ctx
 from provisioner.kinds.route_table import RouteTable
 from tests.harness import CallLog
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from provisioner.engine.contract import Ctx, ReadItem
 from provisioner.kinds import s3_object
-from provisioner.kinds.base import Ctx, ReadItem
 from provisioner.kinds.bucket import Bucket
 from provisioner.kinds.s3_object import EMPTY_SHA256, S3Object, file_digests
 from tests.harness import Harness

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-from provisioner.kinds.policy import normalize_policy, parse_policy, policy_size, same_policy
+from provisioner.kind_helpers.policy import normalize_policy, parse_policy, policy_size, same_policy
 
 DOC = {
     "Version": "2012-10-17",

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from provisioner.aws.errors import error_code
-from provisioner.kinds.base import Ctx
+from provisioner.engine.contract import Ctx
 
 #: What S3 answers for a bucket that does not exist (HeadBucket has no body: plain "404").
 NO_BUCKET = ("NoSuchBucket", "404", "NotFound")
-NO_KEY = ("NoSuchKey", "404", "NotFound")
 
 
 def s3_call(ctx: Ctx, method: str, **params: Any) -> Any:

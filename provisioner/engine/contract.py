@@ -1,9 +1,10 @@
 """The contract every resource kind follows: the same verbs, the same rules.
 
-A kind is a small class that knows one AWS resource type. The engine knows no AWS: it calls these
-verbs and records what they return.
+A kind is a small class that knows one AWS resource type (``provisioner/kinds/``). The engine
+knows no AWS: it calls these verbs and records what they return. The contract lives here, with
+the engine that calls it, so kinds depend on the engine and never the other way round.
 
-Rules (checked by tests/kinds/test_contract.py):
+Rules:
 1. ``read`` is batched: one call (or a fixed few) per kind, never one per resource. EC2 kinds read
    by the ``smprov:stack`` tag so the same call finds resources the state does not know yet (a crash
    between create and record, or a lost state file): they come back keyed by their ``smprov:key``
@@ -29,6 +30,7 @@ from typing import Any, ClassVar
 
 from provisioner.aws.clients import Clients
 from provisioner.aws.concurrent import gather, gather_settled
+from provisioner.aws.read_cache import ReadCache
 from provisioner.aws.retry import Timing, retry_when, wait_until
 from provisioner.engine.model import UNKNOWN, FieldChange, Live
 
@@ -56,7 +58,7 @@ class Ctx:
     delete_data: bool = False
     delete_logs: bool = False
     #: Set during a refresh so kinds reading the same describe share one call.
-    read_cache: Any = None
+    read_cache: ReadCache | None = None
     #: The run's parallelism; 1 keeps every call in order (``gather`` included).
     parallelism: int = 1
     #: Reading for a teardown (`down`, `plan --destroy`): what exists and its id is all the plan
@@ -155,8 +157,6 @@ class Kind:
     unordered: ClassVar[frozenset[str]] = frozenset()
     #: Spec fields used only at create time and never compared (e.g. the content source path).
     create_only: ClassVar[frozenset[str]] = frozenset()
-    #: Name-keyed kinds (bucket, role, log group) must delete the old one before making the new.
-    delete_before_replace: ClassVar[bool] = True
     #: Deleting it keeps what it holds unless the user asks (log groups, buckets with data),
     #: so replacing it destroys nothing: no --allow-replace needed.
     retains_data: ClassVar[bool] = False
@@ -224,9 +224,6 @@ class Kind:
             return sorted(map(_sort_key, have)) == sorted(map(_sort_key, want))
         return _plain(have) == _plain(want)
 
-    def outputs(self, live: Live) -> Mapping[str, Any]:
-        return {"id": live.id}
-
 
 class PutKind(Kind):
     """A kind whose create and update are one idempotent PUT of the whole desired value
@@ -264,15 +261,3 @@ def _sort_key(value: Any) -> str:
     import json
 
     return json.dumps(_plain(value), sort_keys=True, default=str)
-
-
-def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-
-
-def tag_dict(tags: Sequence[Mapping[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or () if not t["Key"].startswith("aws:")}
-
-
-def tag_specs(resource_type: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
-    return [{"ResourceType": resource_type, "Tags": tag_list(tags)}]

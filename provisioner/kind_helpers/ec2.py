@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import threading
+import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
 from typing import Any, ClassVar
 
-from provisioner.aws.errors import error_code, has_code
-from provisioner.aws.tags import compare_tags
+from provisioner.aws.errors import has_code
+from provisioner.aws.tags import compare_tags, tag_dict
+from provisioner.engine.contract import KEY_TAG, STACK_TAG, Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
-from provisioner.kinds.base import KEY_TAG, STACK_TAG, Ctx, Kind, ReadItem, Resolver, tag_dict
 
 #: States in which a resource is as good as gone (it will never come back).
 TERMINAL_STATES = frozenset({"deleted", "deleting", "failed", "rejected", "expired"})
-
-
-class ReadCache:
-    """Memoises identical describe calls within one refresh (several kinds read route tables).
-
-    Single-flight: kinds read concurrently, so the first caller of a key makes the call and the
-    others wait for its answer (or its error) instead of sending the same request again.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._futures: dict[tuple[str, str, str], Future[Any]] = {}
-
-    def get_or_call(self, key: tuple[str, str, str], call: Any) -> Any:
-        with self._lock:
-            future = self._futures.get(key)
-            mine = future is None
-            if future is None:
-                future = self._futures[key] = Future()
-        if mine:
-            try:
-                future.set_result(call())
-            except BaseException as exc:
-                future.set_exception(exc)
-        return future.result()
 
 
 def describe_all(ctx: Ctx, method: str, result_key: str, **params: Any) -> list[dict[str, Any]]:
@@ -55,12 +29,11 @@ def describe_all(ctx: Ctx, method: str, result_key: str, **params: Any) -> list[
             items.extend(getattr(client, method)(**params).get(result_key, []))
         return items
 
-    cache: ReadCache | None = getattr(ctx, "read_cache", None)
-    if cache is None:
+    if ctx.read_cache is None:
         return call()
-    import json
-
-    return cache.get_or_call((method, result_key, json.dumps(params, sort_keys=True)), call)
+    return ctx.read_cache.get_or_call(
+        (method, result_key, json.dumps(params, sort_keys=True)), call
+    )
 
 
 def stack_filter(ctx: Ctx) -> list[dict[str, Any]]:
@@ -150,7 +123,6 @@ class Ec2Kind(Kind):
     result_key: ClassVar[str]
     id_field: ClassVar[str]
     id_filter: ClassVar[str]
-    resource_type: ClassVar[str]
     #: DescribeNatGateways alone calls its filter parameter "Filter".
     filter_param: ClassVar[str] = "Filters"
     #: A resource found still ``pending`` (a crash during the wait for it) plans as an update
@@ -225,7 +197,3 @@ class Ec2Kind(Kind):
 
     def sync_tags(self, ctx: Ctx, live: Live, want: Mapping[str, str]) -> None:
         sync_ec2_tags(ctx, live.id, live.get("tags") or {}, want)
-
-
-def code_of(exc: BaseException) -> str | None:
-    return error_code(exc)

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.errors import has_code
+from provisioner.aws.tags import tag_dict
+from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
-from provisioner.kinds.base import Ctx, tag_dict
 
 Rule = dict[str, Any]
 SELF = "self"

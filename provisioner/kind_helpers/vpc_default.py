@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
-from provisioner.kinds.base import Ctx, Kind, ReadItem, Resolver
-from provisioner.kinds.ec2 import describe_all, sync_ec2_tags
+from provisioner.kind_helpers.ec2 import describe_all, sync_ec2_tags
 
 
 class VpcDefault(Kind):
