@@ -70,7 +70,8 @@ _PUBLIC_ACCESS_KEYS: Final = tuple(f.name for f in dataclasses.fields(PublicAcce
 
 @dataclass(frozen=True)
 class ConfigKey:
-    """One documented configuration key; the README's configuration reference is built from these.
+    """One configuration key: its documentation (the README's configuration reference is checked
+    against these), its default and its parser.
 
     ``default`` is the value used when the key is absent; ``None`` means "not set" (or, for
     ``region`` and ``csv_source``, "resolved at load time" as the description says).
@@ -80,130 +81,9 @@ class ConfigKey:
     type: str
     default: object
     description: str
-
-
-CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
-    ConfigKey(
-        "environment",
-        "string",
-        "dev",
-        "Stack name: 1-20 lower-case letters, digits and inner hyphens (used in bucket names).",
-    ),
-    ConfigKey(
-        "region",
-        "string",
-        None,
-        "AWS region. Absent: AWS_REGION, then the AWS configuration chain "
-        "(AWS_DEFAULT_REGION, profile), then us-east-1.",
-    ),
-    ConfigKey("vpc_cidr", "string", "10.0.0.0/16", "IPv4 CIDR of the VPC, /16 to /28."),
-    ConfigKey(
-        "availability_zones",
-        "integer or array of strings",
-        2,
-        "How many zones (1-6; the first N of the region by name) or which zones by name.",
-    ),
-    ConfigKey(
-        "vpc_redundancy", "boolean", False, "One NAT gateway per zone instead of a single one."
-    ),
-    ConfigKey(
-        "map_public_ip_on_launch",
-        "boolean",
-        False,
-        "Give instances in the public subnets a public IP.",
-    ),
-    ConfigKey(
-        "public_subnets",
-        "array of strings",
-        None,
-        "Explicit public subnet CIDRs, one per zone in zone order. Absent: computed.",
-    ),
-    ConfigKey(
-        "private_subnets",
-        "array of strings",
-        None,
-        "Explicit private subnet CIDRs, one per zone in zone order. Absent: computed.",
-    ),
-    ConfigKey(
-        "database_subnets",
-        "array of strings",
-        None,
-        "Explicit database subnet CIDRs, one per zone in zone order. Absent: computed.",
-    ),
-    ConfigKey(
-        "tags",
-        "table of strings",
-        MappingProxyType({}),
-        "Tags for every resource: at most 47; keys must not start with aws: or smprov: "
-        "nor be Name.",
-    ),
-    ConfigKey("parallelism", "integer", 10, "AWS operations run at once (1-64)."),
-    ConfigKey(
-        "flow_log_retention_days",
-        "integer",
-        7,
-        "Days CloudWatch Logs keeps VPC flow logs (a value CloudWatch accepts).",
-    ),
-    ConfigKey(
-        "flow_log_max_aggregation_interval",
-        "integer",
-        60,
-        "Flow log aggregation interval in seconds: 60 or 600.",
-    ),
-    ConfigKey(
-        "interface_endpoints",
-        "array of strings",
-        ("sagemaker.api", "sagemaker.runtime"),
-        "Interface VPC endpoints by short service name (after com.amazonaws.<region>.).",
-    ),
-    ConfigKey(
-        "bucket_name",
-        "string",
-        None,
-        "S3 bucket name. Absent: <environment>-sagemaker-<random 8 characters>, kept in the state.",
-    ),
-    ConfigKey(
-        "kms_key_id",
-        "string",
-        None,
-        "KMS key (id, ARN, alias/NAME or alias ARN) for bucket encryption. Absent: SSE-S3.",
-    ),
-    ConfigKey("bucket_versioning", "boolean", True, "Enable S3 versioning on the bucket."),
-    ConfigKey(
-        "public_access_block",
-        "table of booleans",
-        MappingProxyType(dataclasses.asdict(PublicAccessBlock())),
-        "The bucket's S3 Block Public Access settings; each defaults to true.",
-    ),
-    ConfigKey(
-        "folders",
-        "array of strings",
-        ("raw-data/", "processed-data/", "model-artifacts/"),
-        "Prefixes created in the bucket (a trailing / is added).",
-    ),
-    ConfigKey(
-        "csv_source",
-        "string",
-        None,
-        "CSV file uploaded to the bucket, relative to the config file. Absent: the packaged "
-        "sample data set.",
-    ),
-    ConfigKey(
-        "managed_policy_arns",
-        "array of strings",
-        (),
-        "Extra IAM managed policies for the SageMaker role (at most 10).",
-    ),
-    ConfigKey(
-        "state_backend",
-        "string",
-        None,
-        "Where the state lives: a local path (relative to the config file) or s3://bucket/key.",
-    ),
-)
-
-DEFAULTS: Final[Mapping[str, object]] = MappingProxyType({k.name: k.default for k in CONFIG_KEYS})
-"""Each key's default, as in :data:`CONFIG_KEYS`."""
+    #: Turns the TOML value (or ``default``) into the stored value, raising ``_Invalid`` with
+    #: every problem; relative paths are taken from the directory passed in.
+    parse: Callable[[object, Path], object]
 
 
 @dataclass(frozen=True)
@@ -355,12 +235,12 @@ def parse_config(data: Mapping[str, object], *, base_dir: Path, source: str) -> 
         raise ConfigError([f"{source}: expected a table of settings, got {_describe(data)}"], hint)
     problems = [_unknown_key(str(key), DEFAULTS, "") for key in data if key not in DEFAULTS]
     values: dict[str, object] = {}
-    for key, parse in _PARSERS.items():
-        raw = data.get(key, DEFAULTS[key])
+    for key in CONFIG_KEYS:
+        raw = data.get(key.name, key.default)
         try:
-            values[key] = parse(raw, base_dir)
+            values[key.name] = key.parse(raw, base_dir)
         except _Invalid as bad:
-            problems.extend(f"{key}: {message}" for message in bad.messages)
+            problems.extend(f"{key.name}: {message}" for message in bad.messages)
     problems.extend(_cross_problems(values))
     if problems:
         raise ConfigError(problems, hint)
@@ -453,6 +333,10 @@ def _boolean(value: object) -> bool:
     if not isinstance(value, bool):
         raise _Invalid(f"expected a boolean (true or false), got {_describe(value)}")
     return value
+
+
+def _flag(value: object, _: Path) -> bool:
+    return _boolean(value)
 
 
 def _integer(value: object, allowed: str, ok: Callable[[int], bool]) -> int:
@@ -754,30 +638,170 @@ def _state_backend(value: object, base_dir: Path) -> str | None:
         raise _Invalid(f"{text!r} is not a usable path ({exc})") from None
 
 
-_PARSERS: Final[dict[str, Callable[[object, Path], object]]] = {
-    "environment": _environment,
-    "region": _region,
-    "vpc_cidr": _vpc_cidr,
-    "availability_zones": _availability_zones,
-    "vpc_redundancy": lambda v, _: _boolean(v),
-    "map_public_ip_on_launch": lambda v, _: _boolean(v),
-    "public_subnets": _optional_subnets,
-    "private_subnets": _optional_subnets,
-    "database_subnets": _optional_subnets,
-    "tags": _tags,
-    "parallelism": _parallelism,
-    "flow_log_retention_days": _retention,
-    "flow_log_max_aggregation_interval": _aggregation,
-    "interface_endpoints": _endpoints,
-    "bucket_name": _bucket_name,
-    "kms_key_id": _kms_key,
-    "bucket_versioning": lambda v, _: _boolean(v),
-    "public_access_block": _public_access_block,
-    "folders": _folders,
-    "csv_source": _csv_source,
-    "managed_policy_arns": _policy_arns,
-    "state_backend": _state_backend,
-}
+# --- the configuration keys, in StackConfig's field order: documentation, default, parser ---
+
+CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
+    ConfigKey(
+        "environment",
+        "string",
+        "dev",
+        "Stack name: 1-20 lower-case letters, digits and inner hyphens (used in bucket names).",
+        _environment,
+    ),
+    ConfigKey(
+        "region",
+        "string",
+        None,
+        "AWS region. Absent: AWS_REGION, then the AWS configuration chain "
+        "(AWS_DEFAULT_REGION, profile), then us-east-1.",
+        _region,
+    ),
+    ConfigKey(
+        "vpc_cidr",
+        "string",
+        "10.0.0.0/16",
+        "IPv4 CIDR of the VPC, /16 to /28.",
+        _vpc_cidr,
+    ),
+    ConfigKey(
+        "availability_zones",
+        "integer or array of strings",
+        2,
+        "How many zones (1-6; the first N of the region by name) or which zones by name.",
+        _availability_zones,
+    ),
+    ConfigKey(
+        "vpc_redundancy",
+        "boolean",
+        False,
+        "One NAT gateway per zone instead of a single one.",
+        _flag,
+    ),
+    ConfigKey(
+        "map_public_ip_on_launch",
+        "boolean",
+        False,
+        "Give instances in the public subnets a public IP.",
+        _flag,
+    ),
+    ConfigKey(
+        "public_subnets",
+        "array of strings",
+        None,
+        "Explicit public subnet CIDRs, one per zone in zone order. Absent: computed.",
+        _optional_subnets,
+    ),
+    ConfigKey(
+        "private_subnets",
+        "array of strings",
+        None,
+        "Explicit private subnet CIDRs, one per zone in zone order. Absent: computed.",
+        _optional_subnets,
+    ),
+    ConfigKey(
+        "database_subnets",
+        "array of strings",
+        None,
+        "Explicit database subnet CIDRs, one per zone in zone order. Absent: computed.",
+        _optional_subnets,
+    ),
+    ConfigKey(
+        "tags",
+        "table of strings",
+        MappingProxyType({}),
+        "Tags for every resource: at most 47; keys must not start with aws: or smprov: "
+        "nor be Name.",
+        _tags,
+    ),
+    ConfigKey(
+        "parallelism",
+        "integer",
+        10,
+        "AWS operations run at once (1-64).",
+        _parallelism,
+    ),
+    ConfigKey(
+        "flow_log_retention_days",
+        "integer",
+        7,
+        "Days CloudWatch Logs keeps VPC flow logs (a value CloudWatch accepts).",
+        _retention,
+    ),
+    ConfigKey(
+        "flow_log_max_aggregation_interval",
+        "integer",
+        60,
+        "Flow log aggregation interval in seconds: 60 or 600.",
+        _aggregation,
+    ),
+    ConfigKey(
+        "interface_endpoints",
+        "array of strings",
+        ("sagemaker.api", "sagemaker.runtime"),
+        "Interface VPC endpoints by short service name (after com.amazonaws.<region>.).",
+        _endpoints,
+    ),
+    ConfigKey(
+        "bucket_name",
+        "string",
+        None,
+        "S3 bucket name. Absent: <environment>-sagemaker-<random 8 characters>, kept in the state.",
+        _bucket_name,
+    ),
+    ConfigKey(
+        "kms_key_id",
+        "string",
+        None,
+        "KMS key (id, ARN, alias/NAME or alias ARN) for bucket encryption. Absent: SSE-S3.",
+        _kms_key,
+    ),
+    ConfigKey(
+        "bucket_versioning",
+        "boolean",
+        True,
+        "Enable S3 versioning on the bucket.",
+        _flag,
+    ),
+    ConfigKey(
+        "public_access_block",
+        "table of booleans",
+        MappingProxyType(dataclasses.asdict(PublicAccessBlock())),
+        "The bucket's S3 Block Public Access settings; each defaults to true.",
+        _public_access_block,
+    ),
+    ConfigKey(
+        "folders",
+        "array of strings",
+        ("raw-data/", "processed-data/", "model-artifacts/"),
+        "Prefixes created in the bucket (a trailing / is added).",
+        _folders,
+    ),
+    ConfigKey(
+        "csv_source",
+        "string",
+        None,
+        "CSV file uploaded to the bucket, relative to the config file. Absent: the packaged "
+        "sample data set.",
+        _csv_source,
+    ),
+    ConfigKey(
+        "managed_policy_arns",
+        "array of strings",
+        (),
+        "Extra IAM managed policies for the SageMaker role (at most 10).",
+        _policy_arns,
+    ),
+    ConfigKey(
+        "state_backend",
+        "string",
+        None,
+        "Where the state lives: a local path (relative to the config file) or s3://bucket/key.",
+        _state_backend,
+    ),
+)
+
+DEFAULTS: Final[Mapping[str, object]] = MappingProxyType({k.name: k.default for k in CONFIG_KEYS})
+"""Each key's default, as in :data:`CONFIG_KEYS`."""
 
 
 def _cross_problems(values: Mapping[str, object]) -> list[str]:
