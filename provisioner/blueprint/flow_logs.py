@@ -41,11 +41,9 @@ def delivery_policy(inputs: BlueprintInputs) -> dict[str, Any]:
     """What delivery needs, on this log group only (the module grants these on "*").
 
     CreateLogStream, PutLogEvents and DescribeLogStreams act on the group and its streams
-    (``<group arn>:*`` covers ``:log-stream:<name>``). DescribeLogGroups lists groups and is not
-    authorised against a group: IAM evaluates it against ``...:log-group::log-stream:``, so the
-    narrowest resource AWS honours is every group of this account and region.
+    (``<group arn>:*`` covers ``:log-stream:<name>``). DescribeLogGroups has no resource type
+    in the Service Authorization Reference (it lists groups), so it needs ``"*"``.
     """
-    groups = f"arn:{inputs.partition}:logs:{inputs.region}:{inputs.account}:log-group:*"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -66,7 +64,7 @@ def delivery_policy(inputs: BlueprintInputs) -> dict[str, Any]:
                 "Sid": "FindTheFlowLogGroup",
                 "Effect": "Allow",
                 "Action": "logs:DescribeLogGroups",
-                "Resource": groups,
+                "Resource": "*",
             },
         ],
     }

@@ -43,9 +43,14 @@ def trust_policy(account: str) -> dict[str, Any]:
 
 
 def kms_statement(inputs: BlueprintInputs, key: str) -> dict[str, Any]:
-    """Decrypt/GenerateDataKey on the bucket's key. An alias is not a resource KMS authorizes
-    Decrypt against, so an alias is matched through the key's ``kms:ResourceAliases``."""
-    actions = ["kms:Decrypt", "kms:GenerateDataKey"]
+    """What a training job does with the bucket's key: read SSE-KMS objects (Decrypt), write
+    them (GenerateDataKey), and encrypt its output, which CreateTrainingJob requires once
+    ``OutputDataConfig.KmsKeyId`` is set (Encrypt, DescribeKey).
+
+    The preflight resolves the configured key to its ARN; an alias (left as given only when no
+    preflight ran, e.g. for a teardown) is not a resource KMS authorizes against, so it is
+    matched through the key's ``kms:ResourceAliases``."""
+    actions = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
     match = _KMS_ARN.fullmatch(key)
     partition, region, account = inputs.partition, inputs.region, inputs.account
     rest = key
@@ -80,7 +85,13 @@ def training_policy(inputs: BlueprintInputs, bucket: str) -> dict[str, Any]:
         {
             "Sid": "BucketObjects",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            # AbortMultipartUpload: SageMaker uploads model artifacts in parts.
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+            ],
             "Resource": f"{bucket_arn}/*",
         },
         {
@@ -123,13 +134,28 @@ def training_policy(inputs: BlueprintInputs, bucket: str) -> dict[str, Any]:
             "Sid": "CreateEniInStackVpc",
             "Effect": "Allow",
             "Action": "ec2:CreateNetworkInterface",
-            "Resource": [
-                f"{ec2}:network-interface/*",
-                f"{ec2}:subnet/*",
-                f"{ec2}:security-group/*",
-            ],
-            # Training ENIs only in this stack's VPC.
+            # The subnet and security groups are resources of the request too; their request
+            # context carries ec2:Vpc (SAR, CreateNetworkInterface), so ENIs land only in this
+            # stack's VPC.
+            "Resource": [f"{ec2}:subnet/*", f"{ec2}:security-group/*"],
             "Condition": {"ArnEquals": {"ec2:Vpc": Ref(keys.VPC, template=f"{ec2}:vpc/{{}}")}},
+        },
+        {
+            "Sid": "CreateEni",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            # The new interface's own context has no ec2:Vpc (SAR: only aws:RequestTag,
+            # aws:TagKeys, ec2:NetworkInterfaceID), so the VPC condition would deny every call.
+            "Resource": f"{ec2}:network-interface/*",
+        },
+        {
+            "Sid": "TagEniOnCreate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            # A dependent action of CreateNetworkInterface (SAR); only as part of that call, as
+            # AWS's AmazonSageMakerJobFullAccess grants it.
+            "Resource": f"{ec2}:network-interface/*",
+            "Condition": {"StringEquals": {"ec2:CreateAction": "CreateNetworkInterface"}},
         },
         {
             "Sid": "ManageTrainingEnis",

@@ -96,7 +96,12 @@ def bucket_policy(inputs: BlueprintInputs, bucket: str) -> dict[str, Any]:
                 "Sid": "ExecutionRoleObjects",
                 "Effect": "Allow",
                 "Principal": role,
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                ],
                 "Resource": f"{arn}/*",
             },
         ],

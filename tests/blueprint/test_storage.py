@@ -127,6 +127,8 @@ def test_kms_key_grants(
     policy = desired[keys.SAGEMAKER_ROLE].spec["inline_policies"]["sagemaker-training"]
     (kms,) = [s for s in policy["Statement"] if s["Sid"] == "BucketKmsKey"]
     assert kms["Resource"] == resource
+    # Encrypt: CreateTrainingJob requires it once OutputDataConfig names the key.
+    assert kms["Action"] == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
     assert kms.get("Condition") == condition
 
 
