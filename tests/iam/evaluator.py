@@ -53,7 +53,7 @@ class Request:
 
     action: str
     resources: tuple[Resource, ...]
-    #: The caller: an IAM ARN (``arn:aws:iam::1234:role/x``) or a service (``sagemaker.amazonaws.com``).
+    #: The caller: an IAM or STS ARN, or a service (``sagemaker.amazonaws.com``).
     principal: str = "arn:aws:iam::123456789012:role/caller"
 
     @property
