@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioner import blueprint
-from provisioner.blueprint.flow_logs import LOG_GROUP, ROLE
-from provisioner.blueprint.sagemaker_role import INLINE_POLICY, ROLE_KEY
-from provisioner.blueprint.storage import BUCKET_KEY, POLICY_KEY
+from provisioner import blueprint, keys
+from provisioner.blueprint.sagemaker_role import INLINE_POLICY
 from provisioner.config import parse_config
 from provisioner.engine.model import Ref
 
@@ -38,10 +36,10 @@ def _attrs(env: str) -> dict[tuple[str, str], str]:
     """What the Refs in the policies resolve to once the stack exists."""
     group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/vpc-flow-log/{VPC_ID}"
     return {
-        ("vpc", "id"): VPC_ID,
-        (ROLE_KEY, "arn"): f"arn:aws:iam::{ACCOUNT}:role/{env}_sagemaker_execution_role",
-        (ROLE, "arn"): f"arn:aws:iam::{ACCOUNT}:role/{env}-vpc-flow-logs",
-        (LOG_GROUP, "arn"): group,
+        (keys.VPC, "id"): VPC_ID,
+        (keys.SAGEMAKER_ROLE, "arn"): f"arn:aws:iam::{ACCOUNT}:role/{env}_sagemaker_execution_role",
+        (keys.FLOW_LOG_ROLE, "arn"): f"arn:aws:iam::{ACCOUNT}:role/{env}-vpc-flow-logs",
+        (keys.FLOW_LOG_GROUP, "arn"): group,
     }
 
 
@@ -62,16 +60,16 @@ def stack_policies(tmp_path: Path, **settings: Any) -> StackPolicies:
     )
     desired = {d.key: d.spec for d in blueprint.build(config, account=ACCOUNT)}
     attrs = _attrs(config.environment)
-    role, flow_role = desired[ROLE_KEY], desired[ROLE]
+    role, flow_role = desired[keys.SAGEMAKER_ROLE], desired[keys.FLOW_LOG_ROLE]
     [delivery] = flow_role["inline_policies"].values()
     return StackPolicies(
-        bucket=desired[BUCKET_KEY]["name"],
-        role_arn=attrs[(ROLE_KEY, "arn")],
+        bucket=desired[keys.BUCKET]["name"],
+        role_arn=attrs[(keys.SAGEMAKER_ROLE, "arn")],
         trust=fill(role["assume_role_policy"], attrs),
         training=fill(role["inline_policies"][INLINE_POLICY], attrs),
-        bucket_policy=fill(desired[POLICY_KEY]["policy"], attrs),
-        flow_role_arn=attrs[(ROLE, "arn")],
+        bucket_policy=fill(desired[keys.BUCKET_POLICY]["policy"], attrs),
+        flow_role_arn=attrs[(keys.FLOW_LOG_ROLE, "arn")],
         flow_trust=fill(flow_role["assume_role_policy"], attrs),
         flow_delivery=fill(delivery, attrs),
-        flow_group_arn=attrs[(LOG_GROUP, "arn")],
+        flow_group_arn=attrs[(keys.FLOW_LOG_GROUP, "arn")],
     )
