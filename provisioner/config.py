@@ -243,8 +243,28 @@ def parse_config(data: Mapping[str, object], *, base_dir: Path, source: str) -> 
             problems.extend(f"{key.name}: {message}" for message in bad.messages)
     problems.extend(_cross_problems(values))
     if problems:
-        raise ConfigError(problems, hint)
+        invalid = {p.split(":", 1)[0] for p in problems} | (set(DEFAULTS) - set(values))
+        raise ConfigError(
+            problems, hint, partial=_partial(values, invalid, base_dir, source), invalid=invalid
+        )
     return StackConfig(**values, source=source)  # type: ignore[arg-type]
+
+
+def _partial(
+    values: Mapping[str, object], invalid: set[str], base_dir: Path, source: str
+) -> StackConfig | None:
+    """The configuration with every invalid key at its default (None if the region is
+    invalid: nothing can be checked against AWS without it)."""
+    if "region" in invalid:
+        return None
+    try:
+        fixed = {
+            key: _PARSERS[key](DEFAULTS[key], base_dir) if key in invalid else values[key]
+            for key in _PARSERS
+        }
+    except _Invalid:
+        return None
+    return StackConfig(**fixed, source=source)  # type: ignore[arg-type]
 
 
 def validate_bucket_name(name: str) -> list[str]:

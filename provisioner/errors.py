@@ -6,6 +6,9 @@ and an exit code. A Python traceback reaching the user is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 
 class SmprovError(Exception):
     """Base of every expected failure; ``exit_code`` is what the CLI exits with."""
@@ -28,12 +31,25 @@ class UsageError(SmprovError):
 
 
 class ConfigError(SmprovError):
-    """The configuration is invalid: one entry in ``problems`` per bad field (exit 2)."""
+    """The configuration is invalid: one entry in ``problems`` per bad field (exit 2).
+
+    ``partial`` is the configuration with each ``invalid`` key at its default, when the file was
+    readable and its region valid: the AWS-side checks of the valid keys still run on it, so one
+    run reports every problem."""
 
     exit_code = 2
 
-    def __init__(self, problems: list[str], hint: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        hint: str | None = None,
+        *,
+        partial: Any = None,
+        invalid: Collection[str] = (),
+    ) -> None:
         self.problems = list(problems)
+        self.partial = partial
+        self.invalid = frozenset(invalid)
         message = "invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(message, hint)
 

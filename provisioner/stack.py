@@ -19,7 +19,7 @@ from provisioner.aws.clients import Clients
 from provisioner.aws.concurrent import gather
 from provisioner.aws.errors import to_aws_error
 from provisioner.aws.retry import Timing
-from provisioner.config import StackConfig, load_config
+from provisioner.config import StackConfig, load_config, resolve_availability_zones
 from provisioner.engine.contract import Ctx, Kind
 from provisioner.engine.executor import ApplyReport, apply
 from provisioner.engine.model import Desired, Notice, Recorded, Snapshot, StepEvent
@@ -161,25 +161,34 @@ def open_stack(
     backend: StateBackend | None = None,
 ) -> Stack:
     """Load and validate the config, connect, and check everything that can be checked before
-    any change: the account, the region's zones, the blueprint. (``session`` opens a stack
-    under its lock, passing what it made to take the lock.)"""
-    config = config or _load(options)
-    clients = clients or options.clients or _make_clients(options, config)
-    # The start-up reads need nothing of each other: one round trip, not three (in order at
-    # parallelism 1; a failure of the identity call, e.g. bad credentials, is the one shown).
-    checks = preflight.CHECKS if options.preflight else ()
-    (account, partition), zones, *facts = gather(
-        [
-            lambda: _identity(clients),
-            lambda: _zones(clients),
-            *preflight.reads(clients, config, checks),
-        ],
-        at_once=config.parallelism,
-    )
-    config = config.resolve(zones)
-    problems = preflight.judge(facts, config, checks)
+    any change: the account, the region's zones, the AWS-side preflight, the blueprint. Every
+    configuration problem, the file's and AWS's, is reported in one ConfigError. (``session``
+    opens a stack under its lock, passing what it made to take the lock.)"""
+    written = None
+    if config is None:
+        config, written = _load(options)
+    invalid = written.invalid if written else frozenset()
+    checks = preflight.applicable(invalid) if options.preflight else []
+    try:
+        clients = clients or options.clients or _make_clients(options, config)
+        # The start-up reads need nothing of each other: one round trip (in order at
+        # parallelism 1; a failure of the identity call, e.g. bad credentials, is the one shown).
+        (account, partition), zones, *facts = gather(
+            [
+                lambda: _identity(clients),
+                lambda: _zones(clients),
+                *preflight.reads(clients, config, checks),
+            ],
+            at_once=config.parallelism,
+        )
+    except SmprovError:
+        if written is not None:  # AWS could not be asked: the file's problems are the news
+            raise written from None
+        raise
+    config, problems = _resolve_zones(config, zones, written)
+    problems += preflight.judge(facts, config, checks)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, written.hint if written else None)
     stack = Stack(
         config=config,
         clients=clients,
@@ -194,23 +203,58 @@ def open_stack(
     return stack
 
 
-def _load(options: Options) -> StackConfig:
-    config = load_config(options.config_path, cwd=options.cwd)
+def _load(options: Options) -> tuple[StackConfig, ConfigError | None]:
+    """The config, or (when the file has problems but a valid region, and the command checks
+    the config against AWS) its valid part and the problems, to report with AWS's."""
+    try:
+        config, written = load_config(options.config_path, cwd=options.cwd), None
+    except ConfigError as exc:
+        if exc.partial is None or not options.preflight:
+            raise
+        config, written = exc.partial, exc
     if options.parallelism is not None:
         if not 1 <= options.parallelism <= 64:
             raise UsageError(f"--parallelism must be between 1 and 64, got {options.parallelism}")
         import dataclasses
 
         config = dataclasses.replace(config, parallelism=options.parallelism)
-    return config
+    return config, written
+
+
+def _resolve_zones(
+    config: StackConfig, zones: Sequence[str], written: ConfigError | None
+) -> tuple[StackConfig, list[str]]:
+    """The config bound to the region's zones, and the problems so far (the file's, then the
+    zone names'). With problems in the file, the config stays unbound where it cannot be bound,
+    and only the zone names are judged: the rest was already reported."""
+    problems = list(written.problems) if written else []
+    if written is None:
+        try:
+            return config.resolve(zones), problems
+        except ConfigError as exc:
+            return config, problems + exc.problems
+    if "availability_zones" in written.invalid:
+        return config, problems
+    try:
+        chosen = resolve_availability_zones(config, zones)
+    except ConfigError as exc:
+        return config, problems + exc.problems
+    try:
+        return config.with_zones(chosen), problems
+    except ConfigError:
+        return config, problems
 
 
 @contextmanager
 def session(options: Options, operation: str) -> Iterator[tuple[Stack, StateDocument | None]]:
     """Open the stack under its state lock, taken before any AWS call: a run blocked by another
     makes none. (A state in S3 is locked with an S3 request, which needs the caller's account
-    as the bucket's expected owner: that one identity call comes first.)"""
-    config = _load(options)
+    as the bucket's expected owner: that one identity call comes first.) A configuration with
+    problems takes no lock: it is checked against AWS (read-only) and reported."""
+    config, written = _load(options)
+    if written is not None:
+        open_stack(options)  # raises the ConfigError with every problem
+        raise written
     clients: Clients | None = None
     account: str | None = None
     if (options.state or config.state_backend or "").startswith("s3://"):

@@ -204,3 +204,23 @@ def test_a_config_aws_would_refuse_to_create_does_not_block_down(
     result = cli("down", "--yes")
     assert result.exit_code == 0, result.output
     assert vpcs() == []
+
+
+def test_a_missing_managed_policy_fails_with_the_other_problems_before_any_change(
+    cli: Callable[..., Result],
+) -> None:
+    """Used to fail after 38 resources were made; now it is one report with every problem."""
+    Path("smprov.toml").write_text(
+        "flow_log_retention_days = 8\n"
+        'interface_endpoints = ["sagemaker.api", "no-such-service"]\n'
+        'managed_policy_arns = ["arn:aws:iam::aws:policy/NoSuchPolicyAtAll"]\n'
+    )
+    result = cli("up", "--yes")
+    assert_clean_failure(result, 2)
+    lines = [line.strip() for line in result.output.splitlines() if line.strip().startswith("- ")]
+    assert [line.split(":", 1)[0] for line in lines] == [
+        "- flow_log_retention_days",
+        "- interface_endpoints",
+        "- managed_policy_arns",
+    ]
+    assert vpcs() == []

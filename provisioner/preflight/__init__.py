@@ -7,36 +7,46 @@ reads; the judgement is pure and sees the zone-resolved configuration (or, when 
 not be resolved, the configuration as written). Every problem is a configuration problem: the
 caller reports them together with the others, exit 2, before anything changes.
 
+The checks also run when the configuration has other problems, on the keys that are valid, so
+that one run reports everything (``skip`` names the keys that are not).
+
 Adding a check: a module with ``read(clients, config)`` (return None when there is nothing to
 ask, so the default stack's call budget stays as it is) and ``judge(facts, config) -> [str]``
-(one line per problem, each starting with the configuration key), and a ``Check`` in CHECKS.
-A teardown skips every check: a configuration that could not be created must not block `down`.
+(one line per problem, each starting with the configuration key), and a ``Check`` in CHECKS
+naming the keys it judges. A teardown skips every check: a configuration that could not be
+created must not block `down`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from provisioner.config import StackConfig
-from provisioner.preflight import endpoint_services
+from provisioner.preflight import endpoint_services, managed_policies
 
 
 @dataclass(frozen=True)
 class Check:
-    """One AWS-side check: ``read`` asks AWS (read-only), ``judge`` turns the answer into
-    problems."""
+    """One AWS-side check of the configuration ``keys``: ``read`` asks AWS (read-only),
+    ``judge`` turns the answer into problems."""
 
-    name: str
+    keys: tuple[str, ...]
     read: Callable[[Any, StackConfig], Any]
     judge: Callable[[Any, StackConfig], list[str]]
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("interface_endpoints", endpoint_services.read, endpoint_services.judge),
+    Check(("region", "interface_endpoints"), endpoint_services.read, endpoint_services.judge),
+    Check(("managed_policy_arns",), managed_policies.read, managed_policies.judge),
 )
+
+
+def applicable(skip: Collection[str] = (), checks: Sequence[Check] = CHECKS) -> list[Check]:
+    """The checks that judge none of the ``skip`` keys (keys whose value is invalid)."""
+    return [check for check in checks if not set(check.keys) & set(skip)]
 
 
 def reads(
