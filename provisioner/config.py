@@ -259,8 +259,8 @@ def _partial(
         return None
     try:
         fixed = {
-            key: _PARSERS[key](DEFAULTS[key], base_dir) if key in invalid else values[key]
-            for key in _PARSERS
+            key.name: key.parse(key.default, base_dir) if key.name in invalid else values[key.name]
+            for key in CONFIG_KEYS
         }
     except _Invalid:
         return None
