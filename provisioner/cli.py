@@ -415,14 +415,26 @@ def import_(
     state: StateOpt = None,
     local: LocalOpt = False,
 ) -> None:
-    """Adopt the stack's existing resources (found by tag) into the state; changes nothing."""
+    """Take the stack over: record its resources (found by tag, name or parent) in this state and
+    tag them with its lineage; nothing else changes in AWS."""
     with _errors():
         from provisioner import render
         from provisioner import stack as ops
 
         with ops.session(_options(config, state, local), "import") as (stk, doc):
-            found = ops.adopt_into_state(stk, doc)
-        render.err.print(f"imported {found} resource(s) into {stk.backend.describe()}")
+            done = ops.adopt_into_state(stk, doc)
+        for former, keys in sorted(done.restamped.items(), key=lambda item: str(item[0])):
+            owner = f"lineage {former}" if former else "no lineage"
+            render.err.print(
+                f"took over {len(keys)} resource(s) from {owner}: now lineage {stk.lineage}",
+                markup=False,
+                highlight=False,
+            )
+        render.err.print(
+            f"imported {done.recorded} resource(s) into {stk.backend.describe()}",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command()

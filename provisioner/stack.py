@@ -16,19 +16,28 @@ from typing import Any
 
 from provisioner import blueprint, preflight
 from provisioner.aws.clients import Clients
-from provisioner.aws.concurrent import gather
+from provisioner.aws.concurrent import gather, gather_settled
 from provisioner.aws.errors import to_aws_error
 from provisioner.aws.retry import Timing
 from provisioner.config import StackConfig, load_config, resolve_availability_zones
-from provisioner.engine.contract import Ctx, Kind
+from provisioner.engine.contract import KEY_TAG, LINEAGE_TAG, STACK_TAG, Ctx, Kind
 from provisioner.engine.executor import ApplyReport, apply
-from provisioner.engine.model import Desired, Notice, Recorded, Snapshot, StepEvent
+from provisioner.engine.model import (
+    Desired,
+    FieldChange,
+    Live,
+    Notice,
+    Recorded,
+    Snapshot,
+    StepEvent,
+)
+from provisioner.engine.ownership import ForeignStackError, foreign
 from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.refresh import refresh
 from provisioner.errors import ConfigError, SmprovError, StateError, UsageError
 from provisioner.kinds import REGISTRY
 from provisioner.store.backend import StateBackend
-from provisioner.store.document import StateDocument
+from provisioner.store.document import StateDocument, new_lineage
 from provisioner.store.local import LocalBackend
 from provisioner.store.recorder import Recorder
 
@@ -68,16 +77,36 @@ class Stack:
     data: dict[str, str] = field(default_factory=dict)
     kinds: Mapping[str, Kind] = field(default_factory=lambda: REGISTRY)
     notices: list[Notice] = field(default_factory=list)
+    #: The lineage of the state this run writes: the state's, or the one a new state will get
+    #: (what the run makes is tagged with it from the first create).
+    lineage: str = field(default_factory=new_lineage)
 
     @property
     def parallelism(self) -> int:
         return self.config.parallelism
 
     def bind(self, doc: StateDocument | None) -> None:
-        """Build the blueprint with the state's generated values (new ones are added)."""
+        """Build the blueprint with the state's generated values (new ones are added) and its
+        lineage."""
         self.data = dict(doc.data) if doc is not None else {}
+        if doc is not None:
+            self.lineage = doc.lineage
+        self.build()
+
+    def build(self) -> None:
         self.desired = blueprint.build(
-            self.config, account=self.account, partition=self.partition, data=self.data
+            self.config,
+            account=self.account,
+            partition=self.partition,
+            data=self.data,
+            lineage=self.lineage,
+        )
+
+    def new_state(self) -> StateDocument:
+        """The empty state a first change writes, with the lineage the plan was made with."""
+        cfg = self.config
+        return StateDocument.new(
+            cfg.environment, cfg.region, self.account, self.endpoint, lineage=self.lineage
         )
 
     def ctx(self, **flags: Any) -> Ctx:
@@ -89,6 +118,7 @@ class Stack:
             partition=self.partition,
             timing=self.timing,
             parallelism=self.parallelism,
+            lineage=self.lineage,
             **flags,
         )
 
@@ -318,10 +348,15 @@ def recorded_of(doc: StateDocument | None) -> dict[str, Recorded]:
     }
 
 
-def snapshot(stack: Stack, doc: StateDocument | None, *, teardown: bool = False) -> Snapshot:
+def snapshot(
+    stack: Stack, doc: StateDocument | None, *, teardown: bool = False, owned: bool = True
+) -> Snapshot:
     """Read what is live. Binds the blueprint to the state first; when the state has lost a
     generated value (a deleted state file), it is recovered from what was found, and the
-    blueprint rebuilt with it, so the stack's existing resources are adopted, not replaced."""
+    blueprint rebuilt with it, so the stack's existing resources are adopted, not replaced.
+
+    With ``owned`` (every command but ``import``), a stack with resources made under another
+    state is refused here, before any change (``engine.ownership``)."""
     stack.bind(doc)
     snap = refresh(
         stack.ctx(teardown=teardown),
@@ -330,11 +365,30 @@ def snapshot(stack: Stack, doc: StateDocument | None, *, teardown: bool = False)
         recorded_of(doc),
         parallelism=stack.parallelism,
     )
+    if owned:
+        check_owner(stack, doc, snap)
     if blueprint.adopt_data(snap.live, stack.data):
-        stack.desired = blueprint.build(
-            stack.config, account=stack.account, partition=stack.partition, data=stack.data
-        )
+        stack.build()
     return snap
+
+
+def check_owner(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> None:
+    """Refuse a stack that holds resources of another state (see ``engine.ownership``)."""
+    found = foreign(
+        snap,
+        recorded_of(doc),
+        set(doc.intents) if doc is not None else set(),
+        doc.lineage if doc is not None else None,
+    )
+    if found:
+        raise ForeignStackError(
+            found,
+            stack=stack.config.environment,
+            account=stack.account,
+            region=stack.config.region,
+            lineage=doc.lineage if doc is not None else None,
+            state=stack.backend.describe(),
+        )
 
 
 def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
@@ -374,9 +428,7 @@ def execute(
 ) -> tuple[ApplyReport, StateDocument]:
     """Run the plan, recording every change; returns the report and the final state."""
     if doc is None:
-        doc = StateDocument.new(
-            stack.config.environment, stack.config.region, stack.account, stack.endpoint
-        )
+        doc = stack.new_state()
     recorder = Recorder(stack.backend, doc)
     if plan.is_empty:
         return ApplyReport(), doc
@@ -483,21 +535,74 @@ def read_state_only(options: Options) -> tuple[StackConfig, StateDocument | None
     return config, state_backend_for(options, config).read()
 
 
-def adopt_into_state(stack: Stack, doc: StateDocument | None) -> int:
-    """Record every resource of the stack found in AWS (by tag, or through its parent) without
-    changing anything in AWS. Returns how many resources the state now holds."""
-    snap = snapshot(stack, doc)
-    if doc is None:
-        doc = StateDocument.new(
-            stack.config.environment, stack.config.region, stack.account, stack.endpoint
-        )
+@dataclass(frozen=True)
+class Takeover:
+    """What ``import`` did: resources recorded, and those re-stamped from each former owner."""
+
+    recorded: int
+    #: Former ``smprov:lineage`` (None: none) -> keys now tagged with this state's lineage.
+    restamped: Mapping[str | None, list[str]]
+
+
+def adopt_into_state(stack: Stack, doc: StateDocument | None) -> Takeover:
+    """``smprov import``: the explicit takeover. Finds the stack's resources (by tag, by name,
+    or through their parent), stamps this state's lineage on each (so the state they came from
+    no longer changes them), and records them all. Nothing else changes in AWS."""
+    snap = snapshot(stack, doc, owned=False)
+    return take_over(stack, doc, snap)
+
+
+def take_over(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> Takeover:
+    """Stamp this state's lineage (and the stack and key tags the blueprint gives) on every
+    resource of ``snap`` that carries tags, then record each (duplicates found by tag are
+    stamped but not recorded: the next `up` deletes them). Reusable by any importer that
+    builds a snapshot of resources keyed by the blueprint's keys."""
+    doc = doc or stack.new_state()
     recorder = Recorder(stack.backend, doc)
     for name, value in sorted(stack.data.items()):
         if doc.data.get(name) != value:
             recorder.set_data(name, value)
-    deps = {d.key: sorted(d.depends_on) for d in stack.desired}
+    by_key = {d.key: d for d in stack.desired}
+    restamped: dict[str | None, list[str]] = {}
+    stamps: list[Callable[[], Live]] = []
+    keys: list[str] = []
     for key, live in sorted(snap.live.items()):
-        if "#" in key:  # a duplicate found by tag: `up` deletes it, it is not the stack's
+        have = live.attrs.get("tags")
+        if not isinstance(have, Mapping):
             continue
-        recorder.record(key, snap.kind_of[key], live.id, dict(live.attrs), deps.get(key, []))
-    return len(recorder.snapshot().resources)
+        want = {**have, **_smprov_tags(by_key.get(key.split("#")[0])), LINEAGE_TAG: stack.lineage}
+        if want == dict(have):
+            continue
+        restamped.setdefault(have.get(LINEAGE_TAG), []).append(key)
+        kind = stack.kinds[snap.kind_of[key]]
+        change = [FieldChange("tags", dict(have), want)]
+        stamps.append(
+            lambda kind=kind, live=live, want=want, change=change: kind.update(
+                stack.ctx(), live, {**live.attrs, "tags": want}, change
+            )
+        )
+        keys.append(key)
+    live_now = dict(snap.live)
+    failed: list[tuple[str, Exception]] = []
+    for key, stamped in zip(keys, gather_settled(stamps, at_once=stack.parallelism), strict=True):
+        if isinstance(stamped, Exception):
+            failed.append((key, stamped))
+            live_now.pop(key)  # still the other state's: not recorded as ours
+        else:
+            live_now[key] = stamped
+    for key, live in sorted(live_now.items()):
+        if "#" in key:  # a duplicate found by tag: the next `up` deletes it
+            continue
+        deps = sorted(by_key[key].depends_on) if key in by_key else []
+        recorder.record(key, snap.kind_of[key], live.id, dict(live.attrs), deps)
+    recorder.flush()
+    if failed:
+        key, exc = failed[0]
+        raise to_aws_error(exc, f"stamping this state's lineage on {key}") from exc
+    return Takeover(len(recorder.snapshot().resources), restamped)
+
+
+def _smprov_tags(desired: Desired | None) -> dict[str, str]:
+    """The smprov tags the blueprint gives a resource (none for one it no longer wants)."""
+    tags = (desired.spec.get("tags") or {}) if desired is not None else {}
+    return {k: v for k, v in tags.items() if k in (STACK_TAG, KEY_TAG)}

@@ -86,6 +86,11 @@ class Harness:
         assert not failed, f"{op} failed: {failed}"
         return plan, report, final
 
+    def import_(self) -> ops.Takeover:
+        """`smprov import`: take the stack over into this directory's state."""
+        with ops.session(self.options(), "import") as (stk, doc):
+            return ops.adopt_into_state(stk, doc)
+
     def state(self) -> StateDocument | None:
         return self.open().backend.read()
 

@@ -64,7 +64,13 @@ def test_every_resource_carries_the_stack_tags(harness: Harness) -> None:
     _plan, _report, state = harness.up()
     vpc = harness.ec2.describe_vpcs(VpcIds=[state.resources["vpc"].id])["Vpcs"][0]
     tags = {t["Key"]: t["Value"] for t in vpc["Tags"]}
-    assert tags == {"Name": "dev", "team": "ml", "smprov:stack": "dev", "smprov:key": "vpc"}
+    assert tags == {
+        "Name": "dev",
+        "team": "ml",
+        "smprov:stack": "dev",
+        "smprov:key": "vpc",
+        "smprov:lineage": state.lineage,
+    }
 
 
 def test_tag_change_updates_in_place(harness: Harness) -> None:

@@ -1,23 +1,27 @@
-"""A lost state file: `up` and `import` adopt the stack by its tags, `down` still removes it all.
+"""A stack belongs to the state that made it: a lost state file, a second checkout, a takeover.
 
-Terraform makes a second VPC when its state file is lost. Here the state is deleted after a full
-`up`; the stack's resources carry ``smprov:stack``/``smprov:key`` tags (or deterministic names), so
-every one of them is found again, with the same id, and nothing is created twice.
+Every resource carries the lineage of its state (``smprov:lineage``). A checkout with no state,
+or with another state, finds the stack by its tags but never changes or deletes it silently: it
+exits 1 before any change, naming the stack, account, region and the other lineage, and points at
+``smprov import``: the explicit takeover, which stamps its own lineage on every resource and
+records them all, after which the checkout it came from is the foreign one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from provisioner import stack as ops
 from provisioner.aws.clients import Clients
 from provisioner.cli import app
-from provisioner.engine.model import Action
+from provisioner.engine.contract import LINEAGE_TAG
+from provisioner.engine.ownership import ForeignStackError
 from provisioner.store.document import StateDocument
+from provisioner.store.local import LocalBackend
 from tests.test_crash_matrix import (
     CONFIG,
     ENV,
@@ -42,15 +46,39 @@ def account() -> Iterator[Account]:
 
 
 @pytest.fixture
-def lost(account: Account, tmp_path: Path) -> Iterator[tuple[StateDocument, list[Item]]]:
-    """A converged stack whose state file has just been deleted: (the lost state, baseline)."""
-    (tmp_path / "smprov.toml").write_text(CONFIG)
+def first(account: Account, tmp_path: Path) -> Iterator[tuple[Path, StateDocument, list[Item]]]:
+    """A converged stack made from one checkout: (its directory, its state, the baseline)."""
+    workdir = tmp_path / "first"
+    workdir.mkdir()
+    (workdir / "smprov.toml").write_text(CONFIG)
     with fresh_account(account) as baseline:
-        _plan, report, state = run(account, tmp_path)
+        _plan, report, state = run(account, workdir)
         assert report.ok
-        state_file(tmp_path).unlink()
         account.switch = KillSwitch()
-        yield state, baseline
+        yield workdir, state, baseline
+
+
+@pytest.fixture
+def second(tmp_path: Path) -> Path:
+    """Another checkout of the same configuration, with no state."""
+    workdir = tmp_path / "second"
+    workdir.mkdir()
+    (workdir / "smprov.toml").write_text(CONFIG)
+    return workdir
+
+
+@pytest.fixture
+def smprov(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """`smprov ARGS` in a directory, against the same in-process emulated account."""
+    for name, value in FAKE_ENV.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+
+    def invoke(workdir: Path, *args: str) -> Result:
+        monkeypatch.chdir(workdir)
+        return runner.invoke(app, list(args), input="")
+
+    return invoke
 
 
 def state_file(workdir: Path) -> Path:
@@ -61,59 +89,138 @@ def ids(doc: StateDocument) -> dict[str, str]:
     return {key: rec.id for key, rec in doc.resources.items()}
 
 
-def test_up_without_state_adopts_every_resource_and_rewrites_the_state(
-    account: Account, tmp_path: Path, lost: tuple[StateDocument, list[Item]]
-) -> None:
-    before, baseline = lost
-    plan = plan_only(account, tmp_path)
-    assert {s.action for s in plan.steps} == {Action.UPDATE}  # adopt: nothing to create
-    assert all(s.reason.startswith("adopted") and s.changes == () for s in plan.steps)
+def assert_refused(result: Result, lineage: str) -> None:
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert f"stack {ENV} in account 123456789012, region {REGION}" in text
+    assert f"lineage {lineage}" in text
+    assert "smprov import" in text and "environment" in text
+    assert "Traceback" not in result.output
 
-    _plan, report, after = run(account, tmp_path)
-    assert report.ok
+
+@pytest.mark.parametrize(
+    "args",
+    [["plan"], ["plan", "--destroy"], ["up", "--yes"], ["down", "--yes", "--delete-data"]],
+    ids=["plan", "plan-destroy", "up", "down"],
+)
+def test_a_checkout_without_state_never_changes_the_stack(
+    account: Account,
+    first: tuple[Path, StateDocument, list[Item]],
+    second: Path,
+    smprov: Callable[..., Result],
+    args: list[str],
+) -> None:
+    """The same environment in a second directory: exit 1 before any change, naming whose."""
+    _workdir, state, baseline = first
+    before = stack_items(account.clients, baseline)
+    assert_refused(smprov(second, *args), state.lineage)
     assert account.switch.answered == []  # not one change in AWS
+    assert stack_items(account.clients, baseline) == before
+    assert not state_file(second).exists()
+
+
+def test_import_takes_the_stack_over_and_the_old_checkout_becomes_foreign(
+    account: Account,
+    first: tuple[Path, StateDocument, list[Item]],
+    second: Path,
+    smprov: Callable[..., Result],
+) -> None:
+    workdir, before, baseline = first
+    done = smprov(second, "import")
+    assert done.exit_code == 0, done.output
+    after = StateDocument.from_json(state_file(second).read_text(), "state")
+    assert after.lineage != before.lineage
+    assert f"from lineage {before.lineage}" in " ".join(done.output.split())
     assert ids(after) == ids(before)
     assert after.data == before.data  # the bucket's generated name suffix, recovered
-    assert after.lineage != before.lineage  # a new state, not a resurrected file
-    assert compare(stack_items(account.clients, baseline), after) == []  # no second VPC
-    assert plan_only(account, tmp_path).is_empty
+    assert compare(stack_items(account.clients, baseline), after) == []
+    # Only tags changed in AWS, and every tagged resource now carries the new lineage.
+    assert set(account.switch.answered) <= {
+        "CreateTags",
+        "TagRole",
+        "TagResource",
+        "AddTagsToResource",
+        "PutBucketTagging",
+    }
+    vpc = account.clients("ec2").describe_vpcs(VpcIds=[after.resources["vpc"].id])["Vpcs"][0]
+    assert {"Key": LINEAGE_TAG, "Value": after.lineage} in vpc["Tags"]
 
-
-def test_import_adopts_every_resource_without_any_change(
-    account: Account, tmp_path: Path, lost: tuple[StateDocument, list[Item]]
-) -> None:
-    before, baseline = lost
-    stk = ops.open_stack(ops.Options(cwd=tmp_path, clients=account.clients))
-    with ops.locked(stk, "import") as doc:
-        count = ops.adopt_into_state(stk, doc)
+    account.switch = KillSwitch()
+    assert plan_only(account, second).is_empty  # nothing left to change
     assert account.switch.answered == []
-    after = stk.backend.read()
-    assert after is not None
-    assert count == len(before.resources)
+
+    # The checkout whose stack was taken over is now the foreign one.
+    assert_refused(smprov(workdir, "up", "--yes"), after.lineage)
+    assert_refused(smprov(workdir, "down", "--yes"), after.lineage)
+    assert account.switch.answered == []
+
+    # The new owner can tear it all down.
+    gone = smprov(second, "down", "--yes", "--delete-data", "--delete-logs")
+    assert gone.exit_code == 0, gone.output
+    assert [i.name for i in stack_items(account.clients, baseline)] == []
+
+
+def test_after_a_lost_state_file_import_then_up_changes_nothing(
+    account: Account, first: tuple[Path, StateDocument, list[Item]], smprov: Callable[..., Result]
+) -> None:
+    workdir, before, baseline = first
+    state_file(workdir).unlink()
+    assert_refused(smprov(workdir, "up", "--yes"), before.lineage)
+    assert smprov(workdir, "import").exit_code == 0
+    account.switch = KillSwitch()
+    _plan, report, after = run(account, workdir)
+    assert report.ok and account.switch.answered == []
     assert ids(after) == ids(before)
     assert compare(stack_items(account.clients, baseline), after) == []
-    assert plan_only(account, tmp_path).is_empty
 
 
-def test_down_without_state_finds_and_removes_everything_but_still_asks(
-    account: Account,
-    tmp_path: Path,
-    lost: tuple[StateDocument, list[Item]],
-    monkeypatch: pytest.MonkeyPatch,
+def test_import_of_its_own_stack_changes_nothing(
+    account: Account, first: tuple[Path, StateDocument, list[Item]]
 ) -> None:
-    _before, baseline = lost
-    monkeypatch.chdir(tmp_path)
-    for name, value in FAKE_ENV.items():
-        monkeypatch.setenv(name, value)
-    runner = CliRunner()
+    workdir, before, _baseline = first
+    with ops.session(ops.Options(cwd=workdir, clients=account.clients), "import") as (stk, doc):
+        done = ops.adopt_into_state(stk, doc)
+    assert done.restamped == {}
+    assert done.recorded == len(before.resources)
+    assert account.switch.answered == []
+    after = LocalBackend(state_file(workdir)).read()
+    assert after is not None and after.lineage == before.lineage
 
-    refused = runner.invoke(app, ["down"], input="")
-    assert refused.exit_code == 2, refused.output
-    assert "--yes" in refused.output
-    assert len(stack_items(account.clients, baseline)) > 0
 
-    done = runner.invoke(app, ["down", "--yes", "--delete-data", "--delete-logs"])
-    assert done.exit_code == 0, done.output
-    assert [i.name for i in stack_items(account.clients, baseline)] == []
-    left = StateDocument.from_json(state_file(tmp_path).read_text(), "state")
-    assert left.resources == {}
+def test_resources_a_state_lists_without_a_lineage_tag_are_its_own(
+    account: Account, first: tuple[Path, StateDocument, list[Item]]
+) -> None:
+    """A stack made by a smprov that wrote no lineage: the state that lists it owns it, and
+    the next `up` stamps its lineage (a tag change, nothing else)."""
+    workdir, state, baseline = first
+    ec2 = account.clients("ec2")
+    for key in ("vpc", "subnet.private.us-east-1a", "internet_gateway"):
+        ec2.delete_tags(Resources=[state.resources[key].id], Tags=[{"Key": LINEAGE_TAG}])
+    account.switch = KillSwitch()
+    plan = plan_only(account, workdir)
+    assert {s.key for s in plan.changes} == {"vpc", "subnet.private.us-east-1a", "internet_gateway"}
+    assert all([c.path for c in s.changes] == ["tags"] for s in plan.changes)
+    _plan, report, after = run(account, workdir)
+    assert report.ok and set(account.switch.answered) == {"CreateTags"}
+    assert compare(stack_items(account.clients, baseline), after) == []
+    assert plan_only(account, workdir).is_empty
+
+
+def test_a_resource_of_another_lineage_among_its_own_is_refused(
+    account: Account, first: tuple[Path, StateDocument, list[Item]]
+) -> None:
+    """One subnet re-tagged by another state: the whole run stops before any change."""
+    workdir, state, _baseline = first
+    other = "00000000-0000-4000-8000-000000000000"
+    subnet = state.resources["subnet.private.us-east-1a"].id
+    account.clients("ec2").create_tags(
+        Resources=[subnet], Tags=[{"Key": LINEAGE_TAG, "Value": other}]
+    )
+    account.switch = KillSwitch()
+    with pytest.raises(ForeignStackError) as refused:
+        run(account, workdir, ops.plan_down, delete_data=True)
+    assert [(f.key, f.lineage) for f in refused.value.found] == [
+        ("subnet.private.us-east-1a", other)
+    ]
+    assert f"lineage {state.lineage}" in refused.value.message  # this state's, for comparison
+    assert account.switch.answered == []

@@ -31,16 +31,22 @@ def build(
     account: str,
     partition: str = "aws",
     data: MutableMapping[str, str] | None = None,
+    lineage: str | None = None,
 ) -> list[Desired]:
     """Every desired resource of the stack described by a zone-resolved ``config``.
 
     ``data`` holds the state's generated values; parts that need one they do not find there
-    generate it and add it, and the engine saves it with the first change.
+    generate it and add it, and the engine saves it with the first change. ``lineage`` (the
+    state's) is tagged on every resource: it says which state owns it.
     """
     if config.subnets is None:
         raise ValueError("blueprint needs a configuration resolved to availability zones")
     inputs = BlueprintInputs(
-        config=config, account=account, partition=partition, data=data if data is not None else {}
+        config=config,
+        account=account,
+        partition=partition,
+        data=data if data is not None else {},
+        lineage=lineage,
     )
     return [
         *network(inputs),

@@ -6,7 +6,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 from provisioner.config import StackConfig
-from provisioner.engine.contract import KEY_TAG, STACK_TAG
+from provisioner.engine.contract import KEY_TAG, LINEAGE_TAG, STACK_TAG
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,8 @@ class BlueprintInputs:
     partition: str = "aws"
     #: The state's generated values (see blueprint.build); parts may add to it.
     data: MutableMapping[str, str] = field(default_factory=dict)
+    #: The lineage of the state the stack is recorded in (None: a blueprint for no state).
+    lineage: str | None = None
 
     @property
     def env(self) -> str:
@@ -26,10 +28,13 @@ class BlueprintInputs:
         return self.config.region
 
     def tags(self, key: str, name: str | None = None) -> dict[str, str]:
-        """User tags, then smprov's: ``Name`` and the two tags that make adoption possible."""
+        """User tags, then smprov's: ``Name``, the two tags that make adoption possible and the
+        lineage of the state that owns the resource."""
         tags = self.config.tags_dict()
         if name is not None:
             tags["Name"] = name
         tags[STACK_TAG] = self.env
         tags[KEY_TAG] = key
+        if self.lineage is not None:
+            tags[LINEAGE_TAG] = self.lineage
         return tags

@@ -38,6 +38,8 @@ Resolver = Callable[[Any], Any]
 
 STACK_TAG = "smprov:stack"
 KEY_TAG = "smprov:key"
+#: The lineage of the state that made the resource: only that state changes it silently.
+LINEAGE_TAG = "smprov:lineage"
 
 
 def _ignore(_message: str) -> None:
@@ -65,6 +67,8 @@ class Ctx:
     #: needs, so kinds skip the reads that only serve a diff (a bucket's settings, a role's
     #: policies, tags read by a separate call).
     teardown: bool = False
+    #: The lineage of the state this run writes (the ``smprov:lineage`` tag of what it makes).
+    lineage: str | None = None
 
     def for_step(self, report: Callable[[str], None]) -> Ctx:
         """A copy whose ``report`` shows what one running step is doing or waiting for."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from provisioner.aws.errors import has_code
 from provisioner.aws.tags import compare_tags, tag_dict, tag_list
-from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.contract import STACK_TAG, Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
 from provisioner.kind_helpers.ec2 import ignore_missing
 
@@ -58,16 +58,22 @@ class DbSubnetGroup(Kind):
         raws, tags = ctx.with_guesses(
             describe_all, {arn: lambda a=arn: tags_of(a) for arn in guessed}
         )
+        recorded = {item.id.lower() for item in items if item.id}
         out: dict[str, Live] = {}
         for raw in raws:
-            key = wanted.get(raw["DBSubnetGroupName"].lower())
+            name = raw["DBSubnetGroupName"].lower()
+            key = wanted.get(name)
             if key is None or key in out:
                 continue
             arn = raw.get("DBSubnetGroupArn") or ctx.arn(
                 "rds", f"subgrp:{raw['DBSubnetGroupName']}"
             )
             if arn not in tags:  # found by its desired name, or a guess that missed
-                tags[arn] = {} if ctx.teardown else tags_of(arn)
+                tags[arn] = {} if ctx.teardown and name in recorded else tags_of(arn)
+            if name not in recorded and tags[arn].get(STACK_TAG) != ctx.stack:
+                # A group of that name that is not the stack's: never adopted (creating it
+                # then fails, naming the conflict).
+                continue
             out[key] = _live(raw, arn, tags[arn])
         return out
 

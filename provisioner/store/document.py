@@ -62,8 +62,13 @@ INTENT_FIELDS = ("kind", "token", "started_at")
 
 DAMAGED_HINT = (
     "smprov never overwrites a damaged state file: fix it by hand, or move it away and run "
-    "`smprov import` to adopt the stack's resources by their tags"
+    "`smprov import` to take the stack's resources over by their tags"
 )
+
+
+def new_lineage() -> str:
+    """A fresh state identity (a UUID4, as Terraform's lineage)."""
+    return str(uuid.uuid4())
 
 
 def utc_now() -> str:
@@ -132,14 +137,23 @@ class StateDocument:
 
     @classmethod
     def new(
-        cls, stack: str, region: str, account: str | None = None, endpoint: str | None = None
+        cls,
+        stack: str,
+        region: str,
+        account: str | None = None,
+        endpoint: str | None = None,
+        *,
+        lineage: str | None = None,
     ) -> StateDocument:
-        """An empty state for a new stack, with a fresh lineage and serial 0."""
+        """An empty state for a new stack, with serial 0 and a fresh lineage (or ``lineage``,
+        the one its resources were planned with)."""
         if not isinstance(stack, str) or not stack:
             raise ValueError(f"stack must be a non-empty string, got {stack!r}")
         _require(region, REGION_PATTERN, "region")
+        if lineage is not None:
+            _require(lineage, LINEAGE_PATTERN, "lineage")
         doc = cls(
-            lineage=str(uuid.uuid4()),
+            lineage=lineage or new_lineage(),
             serial=0,
             stack=stack,
             region=region,

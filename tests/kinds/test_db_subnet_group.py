@@ -103,3 +103,24 @@ def test_deleted_before_its_subnets(moto: None, tmp_path: Path) -> None:
     assert ops.index("DeleteDBSubnetGroup") < ops.index("DeleteSubnet")
     assert stack.clients("rds").describe_db_subnet_groups()["DBSubnetGroups"] == []
     assert stack.state.resources == {}
+
+
+def test_a_group_of_that_name_that_is_not_the_stacks_is_never_adopted(
+    moto: None, tmp_path: Path
+) -> None:
+    """RDS keys groups by name: someone's own group named like the stack's is not taken over
+    (it carries no smprov:stack tag)."""
+    stack = MiniStack.start()
+    ec2 = stack.ec2
+    vpc = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.50.{n}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in enumerate(("us-east-1a", "us-east-1b"))
+    ]
+    stack.clients("rds").create_db_subnet_group(
+        DBSubnetGroupName="dev", DBSubnetGroupDescription="theirs", SubnetIds=subnets
+    )
+    plan = stack.plan(desired_for(tmp_path, [KEY]))
+    assert plan.step_by_key[KEY].action is Action.CREATE
