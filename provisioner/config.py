@@ -772,7 +772,8 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "kms_key_id",
         "string",
         None,
-        "KMS key (id, ARN, alias/NAME or alias ARN) for bucket encryption. Absent: SSE-S3.",
+        "KMS key (id, ARN, alias/NAME or alias ARN) for bucket encryption, resolved to the key's "
+        "ARN before any change. Absent: SSE-S3.",
         _kms_key,
     ),
     ConfigKey(

@@ -219,6 +219,7 @@ def open_stack(
     problems += preflight.judge(facts, config, checks)
     if problems:
         raise ConfigError(problems, written.hint if written else None)
+    config = preflight.resolve(facts, config, checks)
     stack = Stack(
         config=config,
         clients=clients,

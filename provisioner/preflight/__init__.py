@@ -13,8 +13,9 @@ that one run reports everything (``skip`` names the keys that are not).
 Adding a check: a module with ``read(clients, config)`` (return None when there is nothing to
 ask, so the default stack's call budget stays as it is) and ``judge(facts, config) -> [str]``
 (one line per problem, each starting with the configuration key), and a ``Check`` in CHECKS
-naming the keys it judges. A teardown skips every check: a configuration that could not be
-created must not block `down`.
+naming the keys it judges; a check that also settles a value (``kms_key_id`` as the key's ARN)
+gives ``resolve``. A teardown skips every check: a configuration that could not be created must
+not block `down`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from functools import partial
 from typing import Any
 
 from provisioner.config import StackConfig
-from provisioner.preflight import endpoint_services, managed_policies
+from provisioner.preflight import endpoint_services, kms_key, managed_policies
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,14 @@ class Check:
     keys: tuple[str, ...]
     read: Callable[[Any, StackConfig], Any]
     judge: Callable[[Any, StackConfig], list[str]]
+    #: The configuration with what the read settled (only once ``judge`` found no problem).
+    resolve: Callable[[Any, StackConfig], StackConfig] | None = None
 
 
 CHECKS: tuple[Check, ...] = (
     Check(("region", "interface_endpoints"), endpoint_services.read, endpoint_services.judge),
     Check(("managed_policy_arns",), managed_policies.read, managed_policies.judge),
+    Check(("kms_key_id",), kms_key.read, kms_key.judge, kms_key.resolve),
 )
 
 
@@ -63,3 +67,13 @@ def judge(facts: Sequence[Any], config: StackConfig, checks: Sequence[Check] = C
         for check, answer in zip(checks, facts, strict=True)
         for problem in check.judge(answer, config)
     ]
+
+
+def resolve(
+    facts: Sequence[Any], config: StackConfig, checks: Sequence[Check] = CHECKS
+) -> StackConfig:
+    """``config`` with the values the checks' reads settled (call once ``judge`` is clean)."""
+    for check, answer in zip(checks, facts, strict=True):
+        if check.resolve is not None:
+            config = check.resolve(answer, config)
+    return config
