@@ -225,7 +225,11 @@ def up(
     json_out: JsonOpt = False,
     allow_replace: Annotated[
         bool,
-        typer.Option("--allow-replace", help="Allow replacing resources AWS cannot update."),
+        typer.Option(
+            "--allow-replace",
+            help="Allow replacing resources AWS cannot update, and overwriting an object "
+            "smprov did not write in an unversioned bucket.",
+        ),
     ] = False,
     parallelism: ParallelismOpt = None,
 ) -> None:

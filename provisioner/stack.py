@@ -461,7 +461,8 @@ def execute(
 def check_replacements(
     plan: Plan, allow_replace: bool, kinds: Mapping[str, Kind] = REGISTRY
 ) -> None:
-    """Refuse a plan that would destroy resources in order to replace them, unless allowed.
+    """Refuse a plan that would destroy resources in order to replace them, or overwrite data
+    smprov did not write (an object a user changed, in an unversioned bucket), unless allowed.
 
     Kinds that keep their data when deleted (a log group without --delete-logs, a bucket holding
     data) are left out: replacing them destroys nothing, the old one stays in AWS.
@@ -477,6 +478,14 @@ def check_replacements(
             f"{lines}",
             hint="replacing deletes the old resources (and whatever runs in them); "
             "re-run with --allow-replace if that is what you want",
+        )
+    lost = [s for s in plan.steps if s.loses_data]
+    if lost and not allow_replace:
+        raise SmprovError(
+            "the plan overwrites data smprov did not write: "
+            + "; ".join(f"{s.key}: {s.reason}" for s in lost),
+            hint="keep a copy first, or turn bucket versioning on (bucket_versioning = true) so "
+            "the overwritten version stays; re-run with --allow-replace to overwrite it anyway",
         )
 
 

@@ -138,7 +138,12 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
         yield Desired(
             key,
             "s3_object",
-            {"bucket": Ref(keys.BUCKET, "name"), "key": folder, "sha256": EMPTY_SHA256},
+            {
+                "bucket": Ref(keys.BUCKET, "name"),
+                "key": folder,
+                "sha256": EMPTY_SHA256,
+                "versioned": Ref(keys.BUCKET, "versioning"),
+            },
         )
     sha, md5, _size = csv_digests(cfg.csv_source)
     objects.append(keys.CSV_OBJECT)
@@ -152,6 +157,7 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
             "sha256": sha,
             "md5": md5,
             "content_type": "text/csv",
+            "versioned": Ref(keys.BUCKET, "versioning"),
         },
     )
     yield sagemaker_role(inputs, name)

@@ -149,6 +149,9 @@ class ReadItem:
     key: str
     id: str | None
     spec: Mapping[str, Any] | None
+    #: The attributes the state recorded for it: what only smprov knows (e.g. the object
+    #: versions it wrote), which a kind carries into the Live it reads.
+    recorded: Mapping[str, Any] | None = None
 
 
 class Kind:
@@ -195,6 +198,14 @@ class Kind:
         user did not ask to delete (``--delete-data``, ``--delete-logs``) stays, and so does its
         state entry."""
         raise NotImplementedError
+
+    def update_note(
+        self, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
+    ) -> tuple[str, bool] | None:
+        """What updating ``live`` would do to data smprov did not write (an object a user
+        overwrote): a note for the plan, and whether that data would be lost (then `up` needs
+        ``--allow-replace``). None: nothing of anyone else's is touched."""
+        return None
 
     def uses_token(self) -> bool:
         """Whether ``create`` sends the engine's token to AWS as a ClientToken."""

@@ -178,6 +178,9 @@ class Step:
     desired: Desired | None = None
     live: Live | None = None
     old_depends_on: frozenset[str] = frozenset()
+    #: Applying it destroys data smprov did not write (``Kind.update_note``): refused unless
+    #: the user allows it (``--allow-replace``).
+    loses_data: bool = False
 
 
 class StepStatus(enum.Enum):

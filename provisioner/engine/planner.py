@@ -125,7 +125,20 @@ def make_plan(
         reason = "adopted: found by tag, not in the state" if d.key not in recorded else ""
         if d.key in recorded and recorded[d.key].id != current.id:
             reason = f"the state records {recorded[d.key].id}, AWS has {current.id}"
-        steps[d.key] = Step(d.key, d.kind, action, changes, reason, d, current, old_deps)
+        note = kind.update_note(current, spec, changes) if action is Action.UPDATE else None
+        if note is not None:
+            reason = note[0]
+        steps[d.key] = Step(
+            d.key,
+            d.kind,
+            action,
+            changes,
+            reason,
+            d,
+            current,
+            old_deps,
+            loses_data=note is not None and note[1],
+        )
 
     for key in sorted((set(live) | set(recorded)) - desired_keys):
         kind_name = snapshot.kind_of.get(key) or recorded[key].kind

@@ -63,11 +63,13 @@ def refresh(
     items: dict[str, list[ReadItem]] = {}
     for d in desired:
         rec = recorded.get(d.key)
-        items.setdefault(d.kind, []).append(ReadItem(d.key, rec.id if rec else None, d.spec))
+        items.setdefault(d.kind, []).append(
+            ReadItem(d.key, rec.id if rec else None, d.spec, rec.attrs if rec else None)
+        )
     desired_keys = {d.key for d in desired}
     for key, rec in recorded.items():
         if key not in desired_keys:
-            items.setdefault(rec.kind, []).append(ReadItem(key, rec.id, None))
+            items.setdefault(rec.kind, []).append(ReadItem(key, rec.id, None, rec.attrs))
     unknown = sorted(k for k in items if k not in kinds)
     if unknown:
         raise SmprovError(

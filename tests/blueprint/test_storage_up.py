@@ -156,3 +156,91 @@ def test_down_keeps_user_data_unless_told(harness: Harness) -> None:
     # Every bucket and object call carried ExpectedBucketOwner (moto ignores it; AWS does not).
     assert owner.missing == []
     assert {"PutObject", "ListObjectsV2", "DeleteObjects", "PutBucketPolicy"} <= set(owner.sent)
+
+
+# -- a user's overwrite of the CSV is user data ------------------------------------------------
+
+
+def _csv_versions(harness: Harness, state: object) -> list[tuple[bytes, bool]]:
+    """(body, is latest) of every version of the uploaded CSV's key, the latest first."""
+    bucket = state.resources[keys.BUCKET].id  # type: ignore[attr-defined]
+    key = state.resources[keys.CSV_OBJECT].attrs["key"]  # type: ignore[attr-defined]
+    s3 = harness.clients("s3")
+    listed = s3.list_object_versions(Bucket=bucket, Prefix=key, ExpectedBucketOwner=ACCOUNT)
+    out = []
+    for v in listed.get("Versions", []):
+        body = s3.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])["Body"].read()
+        out.append((body, v["IsLatest"]))
+    out += [(b"delete marker", m["IsLatest"]) for m in listed.get("DeleteMarkers", [])]
+    return sorted(out, key=lambda entry: (not entry[1], entry[0]))
+
+
+def _overwrite_csv(harness: Harness, state: object, body: bytes) -> None:
+    bucket = state.resources[keys.BUCKET].id  # type: ignore[attr-defined]
+    key = state.resources[keys.CSV_OBJECT].attrs["key"]  # type: ignore[attr-defined]
+    harness.clients("s3").put_object(Bucket=bucket, Key=key, Body=body, ExpectedBucketOwner=ACCOUNT)
+
+
+def test_down_keeps_the_csv_a_user_overwrote_and_the_bucket(harness: Harness) -> None:
+    PolicyBesideMoto().install(harness.clients)
+    _plan, _report, state = harness.up()
+    original = _csv_versions(harness, state)[0][0]
+    _overwrite_csv(harness, state, b"edited,by\nthe,user\n")
+
+    _plan, report, final = harness.down()
+    kept_csv = report.results[(keys.CSV_OBJECT, Phase.DESTROY)].message
+    kept_bucket = report.results[(keys.BUCKET, Phase.DESTROY)].message
+    key = state.resources[keys.CSV_OBJECT].attrs["key"]
+    assert kept_csv.startswith("kept") and key in kept_csv and "--delete-data" in kept_csv
+    assert kept_bucket.startswith("kept") and key in kept_bucket
+    # smprov's own version went, the user's stays, and so do the bucket and their entries.
+    assert _csv_versions(harness, state) == [(b"edited,by\nthe,user\n", True)]
+    assert original != b"edited,by\nthe,user\n"
+    assert storage_keys(final.resources) == {keys.BUCKET, keys.CSV_OBJECT}
+
+    _plan, _report, final = harness.down(delete_data=True)
+    assert storage_keys(final.resources) == set()
+    assert harness.clients("s3").list_buckets()["Buckets"] == []
+
+
+def test_up_restores_smprovs_csv_and_keeps_the_users_as_noncurrent(harness: Harness) -> None:
+    PolicyBesideMoto().install(harness.clients)
+    _plan, _report, state = harness.up()
+    [(original, _latest)] = _csv_versions(harness, state)
+    _overwrite_csv(harness, state, b"edited,by\nthe,user\n")
+
+    plan = harness.plan()
+    step = plan.step_by_key[keys.CSV_OBJECT]
+    assert step.action is Action.UPDATE and not step.loses_data
+    assert "stays as a noncurrent version" in step.reason
+    harness.up()
+    assert _csv_versions(harness, state) == [
+        (original, True),
+        (original, False),
+        (b"edited,by\nthe,user\n", False),
+    ]
+    # `down` removes both of smprov's versions and keeps the user's.
+    harness.down()
+    assert _csv_versions(harness, state) == [(b"edited,by\nthe,user\n", True)]
+
+
+def test_unversioned_up_refuses_to_overwrite_a_users_csv(harness: Harness) -> None:
+    from provisioner import stack as ops
+    from provisioner.errors import SmprovError
+
+    PolicyBesideMoto().install(harness.clients)
+    harness.write_config("bucket_versioning = false\n")
+    _plan, _report, state = harness.up()
+    _overwrite_csv(harness, state, b"edited,by\nthe,user\n")
+
+    plan = harness.plan()
+    assert plan.step_by_key[keys.CSV_OBJECT].loses_data
+    with pytest.raises(SmprovError) as refused:
+        ops.check_replacements(plan, allow_replace=False)
+    assert "did not write" in refused.value.message
+    assert refused.value.hint is not None and "--allow-replace" in refused.value.hint
+    ops.check_replacements(plan, allow_replace=True)  # allowed when asked
+
+    _plan, report, _final = harness.down()  # unversioned: the user's object is kept too
+    assert report.results[(keys.CSV_OBJECT, Phase.DESTROY)].message.startswith("kept")
+    assert _csv_versions(harness, state) == [(b"edited,by\nthe,user\n", True)]
