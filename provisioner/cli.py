@@ -80,7 +80,7 @@ def _errors(json_mode: bool = False) -> Iterator[None]:
         yield
     except SmprovError as exc:
         if json_mode:
-            render.emit_json({"ok": False, "error": _error_doc(exc)})
+            render.emit_json({"ok": False, "error": render.error_doc(exc)})
         render.err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
         if exc.hint:
             render.err.print(f"  hint: {exc.hint}", markup=False, highlight=False)
@@ -88,15 +88,6 @@ def _errors(json_mode: bool = False) -> Iterator[None]:
     except KeyboardInterrupt:
         render.err.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
-
-
-def _error_doc(exc: SmprovError) -> dict[str, Any]:
-    return {
-        "message": exc.message,
-        "hint": exc.hint,
-        "code": getattr(exc, "code", None),
-        "type": type(exc).__name__,
-    }
 
 
 def _options(
@@ -199,15 +190,7 @@ def plan(
         with ops.session(_options(config, state, local, teardown=destroy), "plan") as (stk, doc):
             the_plan, _ = (ops.plan_down if destroy else ops.plan_up)(stk, doc)
         if json_out:
-            render.emit_json(
-                {
-                    "ok": True,
-                    "stack": stk.config.environment,
-                    "changes": ops.describe_changes(the_plan.changes),
-                    "summary": {a.value: n for a, n in the_plan.summary().items()},
-                    "notices": [{"key": n.key, "message": n.message} for n in the_plan.notices],
-                }
-            )
+            render.emit_json(render.plan_doc(the_plan, stk.config.environment))
         else:
             render.plan_table(
                 the_plan, title=f"stack {stk.config.environment}", show_noop=show_unchanged
@@ -244,7 +227,7 @@ def up(
                 render.plan_table(the_plan, title=f"stack {stk.config.environment}")
             if the_plan.is_empty:
                 if json_out:
-                    render.emit_json({"ok": True, "changes": [], "resources": _ids(doc)})
+                    render.emit_json(render.unchanged_doc(doc))
                 return
             ops.check_replacements(the_plan, allow_replace, stk.kinds)
             _confirm(f"Apply these changes to stack {stk.config.environment}?", yes)
@@ -283,7 +266,7 @@ def down(
                 render.plan_table(the_plan, title=f"destroy stack {stk.config.environment}")
             if the_plan.is_empty:
                 if json_out:
-                    render.emit_json({"ok": True, "changes": [], "resources": _ids(doc)})
+                    render.emit_json(render.unchanged_doc(doc))
                 return
             _confirm(f"Delete stack {stk.config.environment}?", yes)
             report, final = _run_plan(
@@ -299,32 +282,11 @@ def down(
         _finish(report, final, the_plan, json_out)
 
 
-def _ids(doc: Any) -> dict[str, str]:
-    return {k: r.id for k, r in doc.resources.items()} if doc is not None else {}
-
-
 def _finish(report: Any, final: Any, the_plan: Any, json_mode: bool) -> None:
     from provisioner import render
-    from provisioner import stack as ops
 
     if json_mode:
-        render.emit_json(
-            {
-                "ok": not report.failed and report.ok,
-                "changes": ops.describe_changes(the_plan.changes),
-                "results": [
-                    {"key": k, "phase": p.value, "status": r.status.value, "message": r.message}
-                    for (k, p), r in report.results.items()
-                ],
-                "errors": [
-                    {"key": k, "phase": p.value, **_error_doc(r.error)}
-                    if r.error
-                    else {"key": k, "phase": p.value, "message": r.message}
-                    for (k, p), r in report.failed
-                ],
-                "resources": _ids(final),
-            }
-        )
+        render.emit_json(render.apply_doc(report, final, the_plan))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -344,18 +306,9 @@ def status(
         stk = ops.open_stack(_options(config, state, local))
         doc = ops.read_state(stk)
         the_plan, snap = ops.plan_up(stk, doc)
-        rows = []
-        for key, rec in sorted((doc.resources if doc else {}).items()):
-            step = the_plan.step_by_key.get(key)
-            if key not in snap.live:
-                st = "missing"
-            elif step is not None and step.changes:
-                st = "drifted"
-            else:
-                st = "exists"
-            rows.append({"key": key, "kind": rec.kind, "id": rec.id, "status": st})
+        rows = render.status_rows(doc, the_plan, snap)
         if json_out:
-            render.emit_json({"ok": True, "state": stk.backend.describe(), "resources": rows})
+            render.emit_json(render.status_doc(stk.backend.describe(), rows))
             return
         if not rows:
             render.err.print(f"no resources in {stk.backend.describe()}")

@@ -201,6 +201,116 @@ def outputs_text(values: Mapping[str, Any]) -> None:
         out.print(f"{key.ljust(width)} = {value}")
 
 
+# --- JSON documents (--json): shaped here, printed by emit_json ----------------------------------
+
+
+def error_doc(exc: Any) -> dict[str, Any]:
+    """An expected failure (SmprovError) as data."""
+    return {
+        "message": exc.message,
+        "hint": exc.hint,
+        "code": getattr(exc, "code", None),
+        "type": type(exc).__name__,
+    }
+
+
+def changes_doc(steps: Sequence[Any]) -> list[dict[str, Any]]:
+    """Plan steps as plain data."""
+    return [
+        {
+            "key": s.key,
+            "kind": s.kind,
+            "action": s.action.value,
+            "id": s.live.id if s.live else None,
+            "reason": s.reason,
+            "changes": [
+                {
+                    "field": c.path,
+                    "old": _jsonable(c.old),
+                    "new": _jsonable(c.new),
+                    "forces_replace": c.forces_replace,
+                }
+                for c in s.changes
+            ],
+        }
+        for s in steps
+    ]
+
+
+def plan_doc(plan: Any, stack: str) -> dict[str, Any]:
+    """`plan --json`."""
+    return {
+        "ok": True,
+        "stack": stack,
+        "changes": changes_doc(plan.changes),
+        "summary": {a.value: n for a, n in plan.summary().items()},
+        "notices": [{"key": n.key, "message": n.message} for n in plan.notices],
+    }
+
+
+def resource_ids(doc: Any) -> dict[str, str]:
+    """Key -> AWS id of every resource a state records."""
+    return {k: r.id for k, r in doc.resources.items()} if doc is not None else {}
+
+
+def unchanged_doc(doc: Any) -> dict[str, Any]:
+    """`up --json` / `down --json` when there is nothing to do."""
+    return {"ok": True, "changes": [], "resources": resource_ids(doc)}
+
+
+def apply_doc(report: Any, final: Any, plan: Any) -> dict[str, Any]:
+    """`up --json` / `down --json` after a run: the plan, each step's result, the errors and
+    the resources the state now records."""
+    return {
+        "ok": not report.failed and report.ok,
+        "changes": changes_doc(plan.changes),
+        "results": [
+            {"key": k, "phase": p.value, "status": r.status.value, "message": r.message}
+            for (k, p), r in report.results.items()
+        ],
+        "errors": [
+            {"key": k, "phase": p.value, **error_doc(r.error)}
+            if r.error
+            else {"key": k, "phase": p.value, "message": r.message}
+            for (k, p), r in report.failed
+        ],
+        "resources": resource_ids(final),
+    }
+
+
+def status_rows(doc: Any, plan: Any, snap: Any) -> list[dict[str, str]]:
+    """Each resource the state records, and whether it still exists as configured: ``exists``,
+    ``drifted`` (it differs from the configuration) or ``missing``."""
+    rows = []
+    for key, rec in sorted((doc.resources if doc else {}).items()):
+        step = plan.step_by_key.get(key)
+        if key not in snap.live:
+            status = "missing"
+        elif step is not None and step.changes:
+            status = "drifted"
+        else:
+            status = "exists"
+        rows.append({"key": key, "kind": rec.kind, "id": rec.id, "status": status})
+    return rows
+
+
+def status_doc(where: str, rows: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """`status --json`."""
+    return {"ok": True, "state": where, "resources": list(rows)}
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        if isinstance(value, list | tuple):
+            return [_jsonable(v) for v in value]
+        if isinstance(value, Mapping):
+            return {k: _jsonable(v) for k, v in value.items()}
+        return repr(value)
+
+
 def emit_json(document: Any) -> None:
     """The one JSON document a --json command prints on stdout."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

@@ -489,45 +489,6 @@ def check_replacements(
         )
 
 
-def describe_changes(steps: Sequence[Any]) -> list[dict[str, Any]]:
-    """Plan steps as plain data for --json output."""
-    out = []
-    for s in steps:
-        out.append(
-            {
-                "key": s.key,
-                "kind": s.kind,
-                "action": s.action.value,
-                "id": s.live.id if s.live else None,
-                "reason": s.reason,
-                "changes": [
-                    {
-                        "field": c.path,
-                        "old": _jsonable(c.old),
-                        "new": _jsonable(c.new),
-                        "forces_replace": c.forces_replace,
-                    }
-                    for c in s.changes
-                ],
-            }
-        )
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    import json
-
-    try:
-        json.dumps(value)
-        return value
-    except TypeError:
-        if isinstance(value, list | tuple):
-            return [_jsonable(v) for v in value]
-        if isinstance(value, Mapping):
-            return {k: _jsonable(v) for k, v in value.items()}
-        return repr(value)
-
-
 def backend_only(options: Options) -> StateBackend:
     """The state backend, from the config alone (no AWS call, except STS for S3 state)."""
     return open_state(options)[1]
