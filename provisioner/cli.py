@@ -366,6 +366,26 @@ def output(
             render.outputs_text(values)
 
 
+@app.command()
+def permissions(
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    local: LocalOpt = False,
+    json_out: JsonOpt = False,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", help="Account id for the ARNs (default: the caller's, via STS)."),
+    ] = None,
+) -> None:
+    """Print the least-privilege IAM policy for running smprov against this stack (the policy
+    is JSON either way; --json also makes errors JSON)."""
+    with _errors(json_out):
+        from provisioner import render
+        from provisioner import stack as ops
+
+        render.emit_json(ops.deployer_permissions(_options(config, state, local), account))
+
+
 @app.command(name="import")
 def import_(
     config: ConfigOpt = None,

@@ -15,6 +15,7 @@ This changes the emulator only; smprov sends AWS the same requests either way.
 
 from __future__ import annotations
 
+import inspect
 import re
 import threading
 from typing import Any
@@ -28,6 +29,39 @@ def disable_bucket_policy_checks() -> None:
         return PermissionResult.NEUTRAL
 
     FakeBucket.get_permission = neutral  # type: ignore[method-assign,assignment]
+
+
+def gateway_routes_follow_route_tables() -> None:
+    """moto 5.2's ModifyVpcEndpoint edits a gateway endpoint's route-table list without adding
+    or removing its routes, so the later DeleteVpcEndpoints fails (InvalidRoute.NotFound) on a
+    table added by a modify, e.g. after `vpc_redundancy` is switched on. AWS adds and removes
+    the prefix-list route with the table (moto notes, ModifyVpcEndpoint): so does the emulator."""
+    from moto.ec2.models import EC2Backend
+
+    modify = EC2Backend.modify_vpc_endpoint
+    if getattr(modify, "_smprov_routes", False):
+        return
+    signature = inspect.signature(modify)
+
+    def modify_vpc_endpoint(self: Any, *args: Any, **kwargs: Any) -> None:
+        given = signature.bind(self, *args, **kwargs).arguments
+        endpoint = self.describe_vpc_endpoints(vpc_end_point_ids=[given["vpc_id"]])[0]
+        prefix_list = endpoint.destination_prefix_list_id
+        known = set(endpoint.route_table_ids or [])
+        modify(self, *args, **kwargs)
+        if not prefix_list:
+            return
+        for table in given.get("add_route_tables") or []:
+            if table not in known:
+                self.create_route(
+                    table, None, gateway_id=endpoint.id, destination_prefix_list_id=prefix_list
+                )
+        for table in given.get("remove_route_tables") or []:
+            if table in known:
+                self.delete_route(table, prefix_list)
+
+    modify_vpc_endpoint._smprov_routes = True  # type: ignore[attr-defined]
+    EC2Backend.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
 
 
 def speed_up() -> None:
@@ -93,6 +127,7 @@ def serialize_requests() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     disable_bucket_policy_checks()
+    gateway_routes_follow_route_tables()
     speed_up()
     serialize_requests()
     from moto.server import main as moto_main

@@ -577,3 +577,18 @@ def _smprov_tags(desired: Desired | None) -> dict[str, str]:
     """The smprov tags the blueprint gives a resource (none for one it no longer wants)."""
     tags = (desired.spec.get("tags") or {}) if desired is not None else {}
     return {k: v for k, v in tags.items() if k in (STACK_TAG, KEY_TAG)}
+
+
+def deployer_permissions(options: Options, account: str | None = None) -> dict[str, Any]:
+    """The least-privilege policy of the identity that runs smprov for this stack. Changes
+    nothing; asks STS for the account and partition unless ``account`` is given."""
+    from provisioner.permissions import deployer_policy, partition_of
+
+    config = load_config(options.config_path, cwd=options.cwd)
+    partition = partition_of(config.region)
+    if account is None:
+        clients = options.clients or _make_clients(options, config)
+        account, partition = _identity(clients)
+    elif not (len(account) == 12 and account.isdigit()):
+        raise UsageError(f"--account {account!r}: an AWS account id is 12 digits")
+    return deployer_policy(config, account, partition, state=options.state)

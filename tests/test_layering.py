@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("kinds",),
     ("blueprint",),
     ("preflight",),
+    ("permissions",),
     ("storage_outputs",),
     ("outputs",),
     ("emulator", "local"),

@@ -80,11 +80,12 @@ class VpcDefault(Kind):
         self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
     ) -> Live:
         fields = {c.path for c in changes}
-        live = self.reconcile(ctx, live, spec, fields)
+        # Tags first: the deployer's policy (`smprov permissions`) allows changing the VPC's
+        # defaults only once they carry their smprov:key tag.
         if "tags" in fields:
             sync_ec2_tags(ctx, live.id, live.get("tags") or {}, spec["tags"])
             live = Live(live.id, {**live.attrs, "tags": dict(spec["tags"])})
-        return live
+        return self.reconcile(ctx, live, spec, fields)
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         # Nothing to do in AWS: the object goes with its VPC (AWS refuses to delete it alone).

@@ -92,7 +92,8 @@ def request(
     rows = action_rows(action)
     named = {t for t in rows if t}
     given = [(r[0], r[1], r[2] if len(r) > 2 else {}) for r in resources]  # type: ignore[misc]
-    if not named:
+    if not named or (not given and not any(rows[t]["required"] for t in named)):
+        # No resource type, or none that applies to this call: IAM authorizes "*".
         if given:
             raise ValueError(f"{action} has no resource type in the SAR: its resource is '*'")
         return Request(action, (Resource("*", _context(rows, "", {**(context or {})})),), principal)

@@ -1,0 +1,94 @@
+"""The lifecycle's emulator side: moto's server in this process, the CLI in this process too
+(so botocore hooks see every call), found through ``AWS_ENDPOINT_URL`` as a user's shell would."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.acceptance.lifecycle import Lifecycle, Result, make_state_bucket, state_bucket_name
+from tests.iam.recording import Recording
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@contextmanager
+def emulated_lifecycle(workdir: Path, environment: str) -> Iterator[tuple[Lifecycle, Recording]]:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from typer.testing import CliRunner
+
+    from provisioner.aws.clients import Clients
+    from provisioner.cli import app
+    from provisioner.emulator import (
+        disable_bucket_policy_checks,
+        gateway_routes_follow_route_tables,
+    )
+
+    recording = Recording()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with pytest.MonkeyPatch.context() as patch:
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        empty = workdir / "aws-empty-config"
+        empty.write_text("")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            patch.delenv(name, raising=False)
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": str(empty),
+            "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+            "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+        }.items():
+            patch.setenv(name, value)
+        # As `--local` runs moto (provisioner/emulator.py): the TLS-only bucket policy would
+        # otherwise refuse smprov's own object calls.
+        from moto.ec2.models import EC2Backend
+        from moto.s3.models import FakeBucket
+
+        patch.setattr(FakeBucket, "get_permission", FakeBucket.get_permission)
+        patch.setattr(EC2Backend, "modify_vpc_endpoint", EC2Backend.modify_vpc_endpoint)
+        disable_bucket_policy_checks()
+        gateway_routes_follow_route_tables()
+        original = Clients.__init__
+
+        def recorded_init(self: Clients, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            recording.attach(self)
+
+        patch.setattr(Clients, "__init__", recorded_init)
+        patch.chdir(workdir)
+        own = Clients(REGION, endpoint_url=endpoint)  # out-of-band changes: not recorded
+        own._hooks.clear()
+        recording.calls.clear()
+        bucket = state_bucket_name(environment, ACCOUNT)
+        make_state_bucket(own("s3"), bucket, REGION)
+        runner = CliRunner()
+
+        def run(args: Sequence[str]) -> Result:
+            result = runner.invoke(app, list(args), input="")
+            return Result(result.exit_code, result.stdout, result.stderr)
+
+        lifecycle = Lifecycle(
+            workdir=workdir,
+            environment=environment,
+            region=REGION,
+            state_url=f"s3://{bucket}/{environment}.json",
+            run_cli=run,
+            clients=own,
+        )
+        try:
+            yield lifecycle, recording
+        finally:
+            server.stop()

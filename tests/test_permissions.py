@@ -1,0 +1,122 @@
+"""`smprov permissions` proven on a recorded lifecycle: the acceptance suite's lifecycle
+(tests/acceptance/lifecycle.py: cold up, no-change up, drift repair, the redundancy switch, down
+--delete-data --delete-logs, state in S3) runs against moto's server with every AWS call
+recorded; each call, as the IAM requests AWS makes of it (tests/iam/calls.py), must be allowed by
+the policy the command printed for that stack, under the IAM evaluator, and every action and
+statement of the policy must be used by some call.
+
+This is also the acceptance suite's emulator twin: the same lifecycle code, the endpoint
+switched, without the training job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.acceptance.emulator import ACCOUNT, REGION, emulated_lifecycle
+from tests.acceptance.lifecycle import Lifecycle, unique_environment
+from tests.iam.calls import Translator
+from tests.iam.evaluator import Decision, Request, evaluate
+from tests.iam.recording import Recording
+
+#: Statements no smprov call uses, and why they are in the policy.
+UNUSED_BY_DESIGN = {
+    # CreateTrainingJob passes the role: the acceptance suite's training job, not smprov.
+    "PassSageMakerRole",
+}
+
+
+@dataclass
+class Recorded:
+    lifecycle: Lifecycle
+    recording: Recording
+    policy: dict[str, Any]
+    requests: list[tuple[str, Request]]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
+    workdir = tmp_path_factory.mktemp("lifecycle")
+    with emulated_lifecycle(workdir, unique_environment()) as (lifecycle, recording):
+        lifecycle.run()
+        calls = list(recording.calls)
+        policy = lifecycle.permissions()
+        translator = Translator(ACCOUNT, REGION, principal=f"arn:aws:iam::{ACCOUNT}:role/ci")
+        requests = [(str(c), r) for c in calls if c.error is None for r in translator.requests(c)]
+        yield Recorded(lifecycle, recording, policy, requests)
+
+
+def test_the_lifecycle_runs_against_the_emulator(recorded: Recorded) -> None:
+    assert recorded.lifecycle.log[0] == "smprov up --yes --json -> 0"
+    assert "smprov plan --destroy --detailed-exitcode -> 0" in recorded.lifecycle.log
+    assert len(recorded.recording.calls) > 500  # every step went to the emulator
+
+
+def test_every_recorded_call_is_allowed_by_the_printed_policy(recorded: Recorded) -> None:
+    denied = sorted(
+        {
+            f"{call} -> {req.action} on {[r.arn for r in req.resources]}"
+            for call, req in recorded.requests
+            if evaluate(req, [recorded.policy]) is not Decision.ALLOW
+        }
+    )
+    assert denied == [], "\n".join(denied)
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_every_action_and_statement_of_the_policy_is_used(recorded: Recorded) -> None:
+    used_actions = {req.action.lower() for _, req in recorded.requests}
+    unused_actions = sorted(
+        a
+        for s in recorded.policy["Statement"]
+        if s["Sid"] not in UNUSED_BY_DESIGN
+        for a in _actions(s)
+        if a.lower() not in used_actions
+    )
+    assert unused_actions == [], unused_actions
+    # A statement is used when it allows some resource of some request (IAM authorizes each
+    # resource of a request on its own).
+    single = [
+        Request(req.action, (resource,), req.principal)
+        for _, req in recorded.requests
+        for resource in req.resources
+    ]
+    unused_statements = []
+    for statement in recorded.policy["Statement"]:
+        alone = {"Version": "2012-10-17", "Statement": [statement]}
+        if not any(evaluate(req, [alone]) is Decision.ALLOW for req in single):
+            unused_statements.append(statement["Sid"])
+    assert sorted(unused_statements) == sorted(UNUSED_BY_DESIGN)
+
+
+def test_the_evaluation_can_fail(recorded: Recorded) -> None:
+    """Without the tag-on-create statement, every create that sends tags is denied."""
+    policy = json.loads(json.dumps(recorded.policy))
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "Ec2TagOnCreate"]
+    denied = {
+        req.action for _, req in recorded.requests if evaluate(req, [policy]) is not Decision.ALLOW
+    }
+    assert denied == {"ec2:CreateTags"}
+
+
+def test_permissions_needs_no_aws_call_with_an_account(tmp_path: Path, cli: Any) -> None:
+    result = cli("permissions", "--json", "--account", "210987654321")
+    assert result.exit_code == 0, result.output
+    policy = json.loads(result.stdout)
+    roles = next(s for s in policy["Statement"] if s["Sid"] == "Roles")
+    assert "arn:aws:iam::210987654321:role/dev_sagemaker_execution_role" in roles["Resource"]
+
+
+def test_a_bad_account_is_a_usage_error(cli: Any) -> None:
+    result = cli("permissions", "--account", "12345")
+    assert result.exit_code == 2
+    assert "--account" in result.stderr
