@@ -120,3 +120,16 @@ def test_a_bad_account_is_a_usage_error(cli: Any) -> None:
     result = cli("permissions", "--account", "12345")
     assert result.exit_code == 2
     assert "--account" in result.stderr
+
+
+def test_readme_shows_the_default_stacks_policy() -> None:
+    from provisioner.config import parse_config
+    from provisioner.permissions import deployer_policy
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("<!-- permissions-policy -->")[1].split("<!-- /permissions-policy -->")[0]
+    shown = json.loads(block.strip().removeprefix("```json").removesuffix("```"))
+    default = parse_config({"region": "us-east-1"}, base_dir=Path.cwd(), source="test")
+    assert shown == deployer_policy(default, "123456789012")
+    # IAM quotas, whitespace excluded: too long for a managed policy, fits a role's inline one.
+    assert 6_144 < len(json.dumps(shown, separators=(",", ":"))) < 10_240
