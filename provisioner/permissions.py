@@ -351,30 +351,51 @@ def _bucket_statements(config: StackConfig, p: str) -> list[dict[str, Any]]:
 
 
 def _kms_statements(config: StackConfig, account: str, p: str) -> list[dict[str, Any]]:
+    """The bucket's key: DescribeKey for the preflight, Decrypt and GenerateDataKey for S3 on
+    smprov's behalf (it writes and reads SSE-KMS objects: the CSV, the folder markers).
+
+    A key ARN (or a bare key id) names the key. An alias (`smprov permissions` resolves it
+    when it can ask AWS) leaves the key unknown: DescribeKey is then held to the alias it is
+    called with (kms:RequestAlias), the data-key calls to requests S3 makes (kms:ViaService);
+    the SAR lists kms:ResourceAliases for none of these actions."""
     key = config.kms_key_id
     if not key:
         return []
     region = config.region
-    condition: dict[str, Any] = {}
     if key.startswith("arn:") and ":key/" in key:
-        resource = key
-    elif key.startswith("arn:") or key.startswith("alias/"):
-        alias = key.split(":", 5)[-1] if key.startswith("arn:") else key
-        resource = f"arn:{p}:kms:{region}:{account}:key/*"
-        condition = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
-    else:
-        resource = f"arn:{p}:kms:{region}:{account}:key/{key}"
+        return [_kms_grant(["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], key)]
+    if not (key.startswith("arn:") or key.startswith("alias/")):
+        arn = f"arn:{p}:kms:{region}:{account}:key/{key}"
+        return [_kms_grant(["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], arn)]
+    alias = key.split(":", 5)[-1] if key.startswith("arn:") else key
+    keys = f"arn:{p}:kms:{region}:*:key/*"
     return [
-        {
-            "Sid": "BucketKey",
-            "Effect": "Allow",
-            # DescribeKey: the preflight; the others: S3 on smprov's behalf when it writes and
-            # reads SSE-KMS objects (the CSV, the folder markers).
-            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
-            "Resource": resource,
-            **({"Condition": condition} if condition else {}),
-        }
+        _kms_grant(
+            ["kms:DescribeKey"],
+            keys,
+            {"StringEquals": {"kms:RequestAlias": sorted({alias, key})}},
+        ),
+        _kms_grant(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            keys,
+            {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        ),
     ]
+
+
+def _kms_grant(
+    actions: list[str], resource: str, condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    sid = "BucketKeyPreflight" if actions == ["kms:DescribeKey"] else "BucketKey"
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resource,
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
 
 
 def _state_statements(where: str, p: str) -> list[dict[str, Any]]:

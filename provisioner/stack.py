@@ -589,6 +589,15 @@ def deployer_permissions(options: Options, account: str | None = None) -> dict[s
     if account is None:
         clients = options.clients or _make_clients(options, config)
         account, partition = _identity(clients)
+        config = _key_arn(clients, config)
     elif not (len(account) == 12 and account.isdigit()):
         raise UsageError(f"--account {account!r}: an AWS account id is 12 digits")
     return deployer_policy(config, account, partition, state=options.state)
+
+
+def _key_arn(clients: Clients, config: StackConfig) -> StackConfig:
+    """``kms_key_id`` as the key's ARN, as the preflight resolves it (when AWS knows it)."""
+    from provisioner.preflight import kms_key
+
+    answer = kms_key.read(clients, config)
+    return config if kms_key.judge(answer, config) else kms_key.resolve(answer, config)

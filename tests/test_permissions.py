@@ -10,6 +10,7 @@ switched, without the training job."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from tests.acceptance.lifecycle import Lifecycle, unique_environment
 from tests.iam.calls import Translator
 from tests.iam.evaluator import Decision, Request, evaluate
 from tests.iam.recording import Recording
+from tests.iam.sar import request
 
 #: Statements no smprov call uses, and why they are in the policy.
 UNUSED_BY_DESIGN = {
@@ -133,3 +135,78 @@ def test_readme_shows_the_default_stacks_policy() -> None:
     assert shown == deployer_policy(default, "123456789012")
     # IAM quotas, whitespace excluded: too long for a managed policy, fits a role's inline one.
     assert 6_144 < len(json.dumps(shown, separators=(",", ":"))) < 10_240
+
+
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+VIA_S3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+
+
+def _kms_policy(tmp_path: Path, key: str) -> dict[str, Any]:
+    from provisioner.config import parse_config
+    from provisioner.permissions import deployer_policy
+
+    config = parse_config({"region": REGION, "kms_key_id": key}, base_dir=tmp_path, source="t")
+    return deployer_policy(config, ACCOUNT)
+
+
+def _kms(action: str, key: str = KEY, **context: Any) -> Request:
+    return request(action, [("key", key)], {"aws:RequestedRegion": REGION, **context})
+
+
+def test_a_key_arn_is_granted_by_arn(tmp_path: Path) -> None:
+    policy = _kms_policy(tmp_path, KEY)
+    for req in (
+        _kms("kms:DescribeKey"),
+        _kms("kms:GenerateDataKey", **VIA_S3),
+        _kms("kms:Decrypt"),
+    ):
+        assert evaluate(req, [policy]) is Decision.ALLOW, req.action
+    other = KEY.replace("1234abcd", "99999999")
+    assert evaluate(_kms("kms:Decrypt", other), [policy]) is Decision.IMPLICIT_DENY
+
+
+def test_an_unresolved_alias_is_held_to_the_alias_and_to_s3(tmp_path: Path) -> None:
+    policy = _kms_policy(tmp_path, "alias/training")
+    described = _kms("kms:DescribeKey", **{"kms:RequestAlias": "alias/training"})
+    assert evaluate(described, [policy]) is Decision.ALLOW
+    assert evaluate(_kms("kms:DescribeKey"), [policy]) is Decision.IMPLICIT_DENY
+    assert evaluate(_kms("kms:GenerateDataKey", **VIA_S3), [policy]) is Decision.ALLOW
+    assert evaluate(_kms("kms:GenerateDataKey"), [policy]) is Decision.IMPLICIT_DENY
+
+
+def test_permissions_resolves_an_alias_when_it_can_ask_aws(tmp_path: Path, cli: Any) -> None:
+    import boto3
+
+    kms = boto3.client("kms", region_name=REGION)
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/training", TargetKeyId=arn)
+    Path("smprov.toml").write_text('kms_key_id = "alias/training"\n')
+    result = cli("permissions", "--json")
+    assert result.exit_code == 0, result.output
+    [grant] = [s for s in json.loads(result.stdout)["Statement"] if s["Sid"] == "BucketKey"]
+    assert grant["Resource"] == arn
+
+
+def test_a_kms_stack_is_allowed_every_call(harness: Any) -> None:
+    """A stack with kms_key_id as an alias: the preflight's DescribeKey and what S3 asks of the
+    key for smprov's object writes, under both forms of the printed policy (the key resolved
+    through STS and KMS, or only the alias with --account)."""
+    from provisioner.config import load_config
+    from provisioner.permissions import deployer_policy
+
+    kms = harness.clients("kms")
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/training", TargetKeyId=arn)
+    harness.write_config('kms_key_id = "alias/training"\navailability_zones = 1\n')
+    recording = Recording()
+    recording.attach(harness.clients)
+    harness.up()
+    config = load_config(None, cwd=harness.workdir)
+    resolved = dataclasses.replace(config, kms_key_id=arn)
+    for policy in (deployer_policy(config, ACCOUNT), deployer_policy(resolved, ACCOUNT)):
+        translator = Translator(ACCOUNT, REGION)
+        requests = [r for c in recording.calls if c.error is None for r in translator.requests(c)]
+        kms_requests = {r.action for r in requests if r.action.startswith("kms:")}
+        assert kms_requests == {"kms:DescribeKey", "kms:GenerateDataKey"}
+        denied = [r.action for r in requests if evaluate(r, [policy]) is not Decision.ALLOW]
+        assert denied == []

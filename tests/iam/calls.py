@@ -87,6 +87,8 @@ class Translator:
     #: What AWS knows of each EC2 resource so far: tags and VPC, by id.
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     vpcs: dict[str, str] = field(default_factory=dict)
+    #: The KMS key each bucket encrypts new objects with (its default encryption).
+    bucket_keys: dict[str, str] = field(default_factory=dict)
     #: What an association id stands for: the resources IAM authorizes a call naming it on.
     associations: dict[str, list[str]] = field(default_factory=dict)
 
@@ -118,7 +120,8 @@ class Translator:
         elif call.service == "kms":
             key = call.params["KeyId"]
             arn = key if key.startswith("arn:") and ":key/" in key else self._kms_key(call)
-            yield self._request(f"kms:{call.operation}", [("key", arn)])
+            alias = {"kms:RequestAlias": key} if "alias/" in key else {}
+            yield self._request(f"kms:{call.operation}", [("key", arn)], alias)
         else:
             raise NotImplementedError(f"no IAM request model for {call}")
 
@@ -253,6 +256,24 @@ class Translator:
             return
         arn = self._s3_arn(bucket, call.params["Key"] if target == "object" else None)
         yield self._request(f"s3:{name}", [(target, arn)])
+        if call.operation == "PutBucketEncryption":
+            rule = call.params["ServerSideEncryptionConfiguration"]["Rules"][0]
+            key = rule["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID")
+            if key:
+                self.bucket_keys[bucket] = key
+        key = self.bucket_keys.get(bucket)
+        data_key = {"PutObject": "GenerateDataKey", "CreateMultipartUpload": "GenerateDataKey"}
+        kms_action = data_key.get(call.operation) or (
+            "Decrypt" if call.operation == "GetObject" else None
+        )
+        if key and kms_action:
+            # S3 asks KMS with the caller's permissions for SSE-KMS objects (S3 User Guide,
+            # "Using server-side encryption with AWS KMS keys": permissions).
+            yield self._request(
+                f"kms:{kms_action}",
+                [("key", key)],
+                {"kms:ViaService": f"s3.{self.region}.amazonaws.com"},
+            )
         if call.operation == "CreateBucket" and call.params.get("ObjectOwnership"):
             # CreateBucket with ObjectOwnership needs s3:PutBucketOwnershipControls too (S3 API
             # reference, CreateBucket: Permissions).
