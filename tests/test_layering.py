@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("permissions",),
     ("storage_outputs",),
     ("outputs",),
+    ("migrate",),
     ("emulator", "local"),
     ("stack",),
     ("render",),
