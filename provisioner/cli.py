@@ -391,13 +391,44 @@ def import_(
     config: ConfigOpt = None,
     state: StateOpt = None,
     local: LocalOpt = False,
+    from_terraform: Annotated[
+        str | None,
+        typer.Option(
+            "--from-terraform",
+            metavar="SOURCE",
+            help="Adopt the stack a Terraform setup made: its state file (format 4), the output "
+            "of `terraform show -json`, an S3 backend's s3://bucket/key, or - for stdin.",
+        ),
+    ] = None,
+    handoff: Annotated[
+        Path | None,
+        typer.Option(
+            "--handoff",
+            help="Where to write what Terraform must do to let go (default: "
+            "smprov-handoff.tf beside smprov.toml).",
+            dir_okay=False,
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Take the stack over: record its resources (found by tag, name or parent) in this state and
-    tag them with its lineage; nothing else changes in AWS."""
-    with _errors():
+    tag them with its lineage; nothing else changes in AWS.
+
+    With --from-terraform: adopt the stack a Terraform setup made, in place (tags it, writes the
+    state, smprov.toml and the hand-off; nothing else changes in AWS)."""
+    with _errors(json_out):
         from provisioner import render
         from provisioner import stack as ops
 
+        if from_terraform is not None:
+            from provisioner.terraform_import import import_from_terraform
+
+            options = _options(config, state, local)
+            result = import_from_terraform(options, from_terraform, handoff_path=handoff)
+            render.terraform_import(result, json_mode=json_out)
+            return
+        if handoff is not None:
+            raise UsageError("--handoff goes with --from-terraform")
         with ops.session(_options(config, state, local), "import") as (stk, doc):
             done = ops.adopt_into_state(stk, doc)
         for former, keys in sorted(done.restamped.items(), key=lambda item: str(item[0])):
@@ -406,6 +437,10 @@ def import_(
                 f"took over {len(keys)} resource(s) from {owner}: now lineage {stk.lineage}",
                 markup=False,
                 highlight=False,
+            )
+        if json_out:
+            render.emit_json(
+                {"ok": True, "imported": done.recorded, "state": stk.backend.describe()}
             )
         render.err.print(
             f"imported {done.recorded} resource(s) into {stk.backend.describe()}",

@@ -108,6 +108,7 @@ class StackConfig:
     parallelism: int
     flow_log_retention_days: int
     flow_log_max_aggregation_interval: int
+    flow_log_role_name: str | None
     interface_endpoints: tuple[str, ...]
     bucket_name: str | None
     kms_key_id: str | None
@@ -115,6 +116,8 @@ class StackConfig:
     public_access_block: PublicAccessBlock
     folders: tuple[str, ...]
     csv_source: Path
+    upload_csv: bool
+    sagemaker_role_name: str | None
     managed_policy_arns: tuple[str, ...]
     state_backend: str | None
     source: str = dataclasses.field(default="built-in defaults", compare=False)
@@ -397,6 +400,7 @@ _ENVIRONMENT = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?")
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 _ZONE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+[a-z]")
 _ENDPOINT = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _FOLDER = re.compile(r"[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*/?")
 _POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?:\d{12}|aws):policy/[\w+=,.@/-]+", re.ASCII)
 _KEY_ID = r"(?:[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|mrk-[0-9a-fA-F]{32})"
@@ -446,6 +450,16 @@ def _default_region() -> tuple[str, str]:
     if region:
         return str(region), " (from the AWS configuration)"
     return FALLBACK_REGION, ""
+
+
+def configured_region() -> str | None:
+    """The region AWS_REGION or the AWS configuration chain names; None when neither names one
+    (smprov would fall back to us-east-1)."""
+    try:
+        region, origin = _default_region()
+    except _Invalid:
+        return None
+    return region if origin else None
 
 
 def _vpc_cidr(value: object, _: Path) -> str:
@@ -542,6 +556,16 @@ def _endpoints(value: object, _: Path) -> tuple[str, ...]:
         )
     _matching(names, _ENDPOINT, "a service name like sagemaker.api")
     return names
+
+
+def _role_name(value: object, _: Path) -> str | None:
+    """IAM role names: 1-64 letters, digits and ``+=,.@_-`` (a path is not part of the name)."""
+    if value is None:
+        return None
+    name = _string(value)
+    if not _ROLE_NAME.fullmatch(name):
+        raise _Invalid(f"{name!r} is not an IAM role name (1-64 letters, digits and +=,.@_-)")
+    return name
 
 
 def _bucket_name(value: object, _: Path) -> str | None:
@@ -755,6 +779,13 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         _aggregation,
     ),
     ConfigKey(
+        "flow_log_role_name",
+        "string",
+        None,
+        "Name of the IAM role flow logs deliver through. Absent: <environment>-vpc-flow-logs.",
+        _role_name,
+    ),
+    ConfigKey(
         "interface_endpoints",
         "array of strings",
         ("sagemaker.api", "sagemaker.runtime"),
@@ -806,6 +837,20 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         _csv_source,
     ),
     ConfigKey(
+        "upload_csv",
+        "boolean",
+        True,
+        "Upload csv_source into the first folder; false: no CSV (the folders only).",
+        _flag,
+    ),
+    ConfigKey(
+        "sagemaker_role_name",
+        "string",
+        None,
+        "Name of the SageMaker execution role. Absent: <environment>_sagemaker_execution_role.",
+        _role_name,
+    ),
+    ConfigKey(
         "managed_policy_arns",
         "array of strings",
         (),
@@ -836,6 +881,9 @@ def _cross_problems(values: Mapping[str, object]) -> list[str]:
             for zone in zones
             if zone[:-1] != region
         )
+    csv = values.get("csv_source")
+    if values.get("upload_csv") is False and isinstance(csv, Path) and csv != SAMPLE_CSV:
+        problems.append("csv_source: given, but upload_csv = false uploads no CSV")
     kms = values.get("kms_key_id")
     match = _KMS_ARN.fullmatch(kms) if isinstance(kms, str) else None
     if match and isinstance(region, str) and match["region"] != region:

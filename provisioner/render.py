@@ -315,3 +315,65 @@ def emit_json(document: Any) -> None:
     """The one JSON document a --json command prints on stdout."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
+
+
+def terraform_import(result: Any, *, json_mode: bool) -> None:
+    """What ``import --from-terraform`` did: the summary on stderr, the hand-off on stdout
+    (or everything as one JSON document)."""
+    stack_map, handoff = result.stack_map, result.handoff
+    if json_mode:
+        emit_json(
+            {
+                "ok": True,
+                "stack": stack_map.environment,
+                "state": result.state,
+                "config": str(result.config_path),
+                "config_written": result.config_written,
+                "adopted": {k: a.resource.address for k, a in stack_map.adopted.items()},
+                "tagged": result.tagged,
+                "part_of": [
+                    {"address": p.resource.address, "key": p.key, "note": p.note}
+                    for p in stack_map.part_of
+                ],
+                "kept": [{"address": k.resource.address, "note": k.note} for k in stack_map.kept],
+                "left_alone": [
+                    {"address": a.resource.address, "reason": a.reason}
+                    for a in stack_map.left_alone
+                ],
+                "handoff": {
+                    "file": str(result.handoff_path),
+                    "removed": list(handoff.removed),
+                    "state_rm": handoff.commands(),
+                },
+            }
+        )
+        return
+    err.print(
+        f"[green]imported[/] {len(stack_map.adopted)} resources of the Terraform stack into "
+        f"{escape(result.state)} as stack {stack_map.environment} "
+        f"({len(result.tagged)} tagged now; nothing else changed in AWS)"
+    )
+    what = "wrote" if result.config_written else "checked"
+    err.print(f"{what} {escape(str(result.config_path))}: the Terraform inputs")
+    sections = (
+        (
+            "managed as part of an adopted resource",
+            [(p.resource.address, p.note) for p in stack_map.part_of],
+        ),
+        ("left in place, not tracked", [(k.resource.address, k.note) for k in stack_map.kept]),
+        (
+            "left alone (not smprov's: still Terraform's)",
+            [(a.resource.address, a.reason) for a in stack_map.left_alone],
+        ),
+    )
+    for title, rows in sections:
+        if rows:
+            err.print(f"{title}:")
+            for address, note in rows:
+                err.print(f"  {escape(address)}: {escape(note)}")
+    err.print(
+        f"[bold]hand-off[/] written to {escape(str(result.handoff_path))}: Terraform must apply "
+        "it before any other terraform apply or destroy (printed below)"
+    )
+    err.print("next: smprov plan (each deliberate difference named), then smprov up")
+    out.print(handoff.text(), markup=False, end="")

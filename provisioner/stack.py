@@ -36,6 +36,7 @@ from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.refresh import refresh
 from provisioner.errors import ConfigError, SmprovError, StateError, UsageError
 from provisioner.kinds import REGISTRY
+from provisioner.migrate import differences
 from provisioner.store.backend import StateBackend
 from provisioner.store.document import StateDocument, new_lineage
 from provisioner.store.local import LocalBackend
@@ -277,15 +278,19 @@ def _resolve_zones(
 
 
 @contextmanager
-def session(options: Options, operation: str) -> Iterator[tuple[Stack, StateDocument | None]]:
+def session(
+    options: Options, operation: str, *, config: StackConfig | None = None
+) -> Iterator[tuple[Stack, StateDocument | None]]:
     """Open the stack under its state lock, taken before any AWS call: a run blocked by another
     makes none. (A state in S3 is locked with an S3 request, which needs the caller's account
     as the bucket's expected owner: that one identity call comes first.) A configuration with
-    problems takes no lock: it is checked against AWS (read-only) and reported."""
-    config, written = _load(options)
-    if written is not None:
-        open_stack(options)  # raises the ConfigError with every problem
-        raise written
+    problems takes no lock: it is checked against AWS (read-only) and reported. ``config``, when
+    given, is used instead of the file's (an import from Terraform derives it)."""
+    if config is None:
+        config, written = _load(options)
+        if written is not None:
+            open_stack(options)  # raises the ConfigError with every problem
+            raise written
     clients: Clients | None = None
     account: str | None = None
     if (options.state or config.state_backend or "").startswith("s3://"):
@@ -296,6 +301,12 @@ def session(options: Options, operation: str) -> Iterator[tuple[Stack, StateDocu
         stack = open_stack(options, config=config, clients=clients, backend=backend)
         _note_lock_takeover(stack)
         yield stack, read_state(stack)
+
+
+def make_clients(options: Options, config: StackConfig) -> Clients:
+    """The clients ``options`` ask for (the embedded emulator with --local), in the config's
+    region."""
+    return _make_clients(options, config)
 
 
 def _make_clients(options: Options, config: StackConfig) -> Clients:
@@ -395,6 +406,8 @@ def check_owner(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> None
 def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
     snap = snapshot(stack, doc)
     plan = make_plan(stack.desired, snap, recorded_of(doc), stack.kinds, notices=stack.notices)
+    if doc is not None and doc.data.get(differences.IMPORT_MARK):
+        plan = differences.named(plan)  # adopted from Terraform: say why each difference is
     return plan, snap
 
 

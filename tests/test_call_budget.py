@@ -183,3 +183,48 @@ def test_down_makes_no_wasted_write(harness: Harness) -> None:
     harness.down(delete_data=True, delete_logs=True)
     assert Counter(harness.log.mutating) == DOWN_MUTATING
     assert harness.log.count("DisassociateRouteTable") == len(associations)
+
+
+# `smprov import --from-terraform` of the seed stack (44 Terraform resources, 38 adopted): reads,
+# plus exactly one tagging write per taggable adopted resource; nothing else is written.
+TERRAFORM_IMPORT_WRITES = {
+    # 20 EC2 resources: VPC, DHCP options, 6 subnets, internet gateway, EIP, NAT gateway, 2 route
+    # tables, 3 endpoints, flow log, the VPC's default security group, network ACL, main table
+    ("ec2", "CreateTags"): 20,
+    ("iam", "TagRole"): 2,  # the flow-log role and the SageMaker role
+    ("logs", "TagResource"): 1,
+    ("rds", "AddTagsToResource"): 1,
+    ("s3", "PutBucketTagging"): 1,
+}
+TERRAFORM_IMPORT_READS = {
+    **START_UP,
+    # the refresh, each resource by the id Terraform recorded: the stack's tag finds nothing
+    # yet, so each EC2 kind asks again by id (endpoints one by one: moto has no id filter)
+    **{call: 2 for call in REFRESH if call[0] == "ec2"},
+    ("ec2", "DescribeVpcAttribute"): 2,
+    ("ec2", "DescribeNetworkAcls"): 1,  # found through the VPC, by its id
+    ("ec2", "DescribeVpcEndpoints"): 4,
+    # refresh (tagged tables, main table, by id), the routes and associations checked by their
+    # tables' ids before tagging, and read through the now-tagged tables after
+    ("ec2", "DescribeRouteTables"): 5,
+    # refresh (by tag, by id) and the check that no other VPC is the stack's
+    ("ec2", "DescribeVpcs"): 3,
+    **{call: n for call, n in REFRESH.items() if call[0] != "ec2"},
+}
+
+
+def test_import_from_terraform_makes_reads_and_one_tagging_write_per_resource(
+    harness: Harness,
+) -> None:
+    from tests.migrate.build import Seeded
+    from tests.migrate.seed import load_state
+
+    seeded = Seeded(harness, load_state())
+    harness.log.clear()
+    result = seeded.run()
+    calls = Counter(harness.log.calls)
+    writes = Counter({c: n for c, n in calls.items() if c[1] in harness.log.mutating})
+    assert writes == Counter(TERRAFORM_IMPORT_WRITES)
+    assert calls - writes == Counter(TERRAFORM_IMPORT_READS)
+    assert len(result.tagged) == sum(TERRAFORM_IMPORT_WRITES.values()) == 25
+    assert len(harness.log.calls) == 77

@@ -701,3 +701,19 @@ def test_module_examples_hold() -> None:
     result = doctest.testmod(config_module)
     assert result.attempted >= 2
     assert result.failed == 0
+
+
+def test_role_names_and_upload_csv_are_validated(tmp_path: Path) -> None:
+    config = parse(tmp_path, sagemaker_role_name="team-sm-role", upload_csv=False)
+    assert config.sagemaker_role_name == "team-sm-role" and config.upload_csv is False
+    assert config.flow_log_role_name is None
+    found = problems(tmp_path, flow_log_role_name="no spaces", sagemaker_role_name="x" * 65)
+    assert sorted(p.split(":")[0] for p in found) == [
+        "flow_log_role_name",
+        "sagemaker_role_name",
+    ]
+    csv = tmp_path / "data.csv"
+    csv.write_text("a\n")
+    assert problems(tmp_path, csv_source=str(csv), upload_csv=False) == [
+        "csv_source: given, but upload_csv = false uploads no CSV"
+    ]

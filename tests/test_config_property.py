@@ -41,6 +41,7 @@ LIKELY: dict[str, list[object]] = {
     "parallelism": [1, 10, 64],
     "flow_log_retention_days": [1, 7, 3653],
     "flow_log_max_aggregation_interval": [60, 600],
+    "flow_log_role_name": ["vpc-flow-log-role-2026", "bad name", "x" * 65],
     "interface_endpoints": [[], ["sagemaker.api"], ["ecr.api", "ecr.dkr", "logs"]],
     "bucket_name": ["my-bucket", "a.b.c", "xn--x"],
     "kms_key_id": ["alias/ml", "arn:aws:kms:us-east-1:111122223333:alias/ml"],
@@ -48,6 +49,8 @@ LIKELY: dict[str, list[object]] = {
     "public_access_block": [{}, {"block_public_acls": False}],
     "folders": [["raw"], ["a/b/", "c"]],
     "csv_source": ["sample.csv", "missing.csv", ".", "", "\0", "/", "~no-such-user/x.csv"],
+    "upload_csv": [True, False],
+    "sagemaker_role_name": ["dev-sagemaker-execution-role", "", "a/b"],
     "managed_policy_arns": [[], ["arn:aws:iam::aws:policy/X"]],
     "state_backend": ["state.json", "s3://bucket-name/key", "s3://bucket-name", "~no-such-user/s"],
 }

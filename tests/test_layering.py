@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("migrate",),
     ("emulator", "local"),
     ("stack",),
+    ("terraform_import",),
     ("render",),
     ("cli",),
 ]

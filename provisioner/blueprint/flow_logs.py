@@ -9,6 +9,7 @@ from typing import Any
 
 from provisioner import keys
 from provisioner.blueprint.common import BlueprintInputs
+from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Ref
 
 #: The module's name for the group, with the VPC id (there is one flow log per VPC).
@@ -70,9 +71,15 @@ def delivery_policy(inputs: BlueprintInputs) -> dict[str, Any]:
     }
 
 
+def role_name_of(config: StackConfig) -> str:
+    """``flow_log_role_name`` (a role made by Terraform keeps its name), else
+    ``<env>-vpc-flow-logs``."""
+    return config.flow_log_role_name or f"{config.environment}-vpc-flow-logs"
+
+
 def flow_logs(inputs: BlueprintInputs) -> Iterator[Desired]:
     cfg = inputs.config
-    role_name = f"{inputs.env}-vpc-flow-logs"
+    role_name = role_name_of(cfg)
     yield Desired(
         keys.FLOW_LOG_GROUP,
         "log_group",

@@ -14,6 +14,7 @@ from typing import Any
 
 from provisioner import keys
 from provisioner.blueprint.common import BlueprintInputs
+from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Ref
 
 INLINE_POLICY = "sagemaker-training"
@@ -23,8 +24,9 @@ _KMS_ARN = re.compile(
 )
 
 
-def role_name(env: str) -> str:
-    return f"{env}_sagemaker_execution_role"
+def role_name(config: StackConfig) -> str:
+    """``sagemaker_role_name``, else ``<env>_sagemaker_execution_role``."""
+    return config.sagemaker_role_name or f"{config.environment}_sagemaker_execution_role"
 
 
 def trust_policy(account: str) -> dict[str, Any]:
@@ -196,13 +198,13 @@ def sagemaker_role(inputs: BlueprintInputs, bucket: str) -> Desired:
         keys.SAGEMAKER_ROLE,
         "iam_role",
         {
-            "name": role_name(inputs.env),
+            "name": role_name(inputs.config),
             "path": "/",
             "description": f"SageMaker training jobs of smprov stack {inputs.env}",
             "assume_role_policy": trust_policy(inputs.account),
             "inline_policies": {INLINE_POLICY: training_policy(inputs, bucket)},
             "managed_policy_arns": tuple(inputs.config.managed_policy_arns),
             "max_session_duration": 3600,
-            "tags": inputs.tags(keys.SAGEMAKER_ROLE, role_name(inputs.env)),
+            "tags": inputs.tags(keys.SAGEMAKER_ROLE, role_name(inputs.config)),
         },
     )

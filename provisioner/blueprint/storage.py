@@ -145,21 +145,22 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
                 "versioned": Ref(keys.BUCKET, "versioning"),
             },
         )
-    sha, md5, _size = csv_digests(cfg.csv_source)
-    objects.append(keys.CSV_OBJECT)
-    yield Desired(
-        keys.CSV_OBJECT,
-        "s3_object",
-        {
-            "bucket": Ref(keys.BUCKET, "name"),
-            "key": csv_object_key(cfg),
-            "source": str(cfg.csv_source),
-            "sha256": sha,
-            "md5": md5,
-            "content_type": "text/csv",
-            "versioned": Ref(keys.BUCKET, "versioning"),
-        },
-    )
+    if cfg.upload_csv:
+        sha, md5, _size = csv_digests(cfg.csv_source)
+        objects.append(keys.CSV_OBJECT)
+        yield Desired(
+            keys.CSV_OBJECT,
+            "s3_object",
+            {
+                "bucket": Ref(keys.BUCKET, "name"),
+                "key": csv_object_key(cfg),
+                "source": str(cfg.csv_source),
+                "sha256": sha,
+                "md5": md5,
+                "content_type": "text/csv",
+                "versioned": Ref(keys.BUCKET, "versioning"),
+            },
+        )
     yield sagemaker_role(inputs, name)
     # After the objects: see kinds/bucket_policy.py (moto evaluates the policy on object calls).
     yield Desired(

@@ -169,3 +169,25 @@ def test_role_policy_fits_iam_quota(tmp_path: Path) -> None:
     ]
     text = json.dumps(policy, separators=(",", ":"), default=str)
     assert len(text) < 10_240
+
+
+def test_the_roles_names_and_the_csv_follow_the_settings(tmp_path: Path) -> None:
+    """An imported Terraform stack keeps its roles' names; without a CSV there is no object."""
+    from provisioner import keys
+    from provisioner.blueprint import build
+
+    config = parse_config(
+        {
+            "region": "us-east-1",
+            "sagemaker_role_name": "dev-sagemaker-execution-role",
+            "flow_log_role_name": "vpc-flow-log-role-2026",
+            "upload_csv": False,
+        },
+        base_dir=tmp_path,
+        source="t",
+    ).resolve(["us-east-1a", "us-east-1b"])
+    desired = {d.key: d for d in build(config, account="123456789012")}
+    assert desired[keys.SAGEMAKER_ROLE].spec["name"] == "dev-sagemaker-execution-role"
+    assert desired[keys.FLOW_LOG_ROLE].spec["name"] == "vpc-flow-log-role-2026"
+    assert keys.CSV_OBJECT not in desired
+    assert keys.CSV_OBJECT not in desired[keys.BUCKET_POLICY].extra_deps
