@@ -27,7 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from provisioner.errors import ConfigError
+from provisioner.errors import ConfigError, UsageError
 from provisioner.network import SubnetLayout, plan_subnets, validate_layout, vpc_problems
 
 CONFIG_FILE: Final = "smprov.toml"
@@ -268,6 +268,17 @@ def _partial(
     except _Invalid:
         return None
     return StackConfig(**fixed, source=source)  # type: ignore[arg-type]
+
+
+def with_flag(config: StackConfig, name: str, value: object, *, flag: str) -> StackConfig:
+    """``config`` with one setting given on the command line as ``flag`` (``--parallelism``),
+    checked by that key's own parser: the file and the flag follow one rule."""
+    key = next(k for k in CONFIG_KEYS if k.name == name)
+    try:
+        parsed = key.parse(value, Path.cwd())
+    except _Invalid as bad:
+        raise UsageError("; ".join(f"{flag}: {message}" for message in bad.messages)) from None
+    return dataclasses.replace(config, **{name: parsed})
 
 
 def validate_bucket_name(name: str) -> list[str]:

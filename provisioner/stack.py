@@ -19,7 +19,7 @@ from provisioner.aws.clients import Clients
 from provisioner.aws.concurrent import gather, gather_settled
 from provisioner.aws.errors import to_aws_error
 from provisioner.aws.retry import Timing
-from provisioner.config import StackConfig, load_config, resolve_availability_zones
+from provisioner.config import StackConfig, load_config, resolve_availability_zones, with_flag
 from provisioner.engine.contract import KEY_TAG, LINEAGE_TAG, STACK_TAG, Ctx, Kind
 from provisioner.engine.executor import ApplyReport, apply
 from provisioner.engine.model import (
@@ -34,7 +34,7 @@ from provisioner.engine.model import (
 from provisioner.engine.ownership import ForeignStackError, foreign
 from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.refresh import refresh
-from provisioner.errors import ConfigError, SmprovError, StateError, UsageError
+from provisioner.errors import ConfigError, SmprovError, StateError
 from provisioner.kinds import REGISTRY
 from provisioner.migrate import differences
 from provisioner.store.backend import StateBackend
@@ -245,11 +245,7 @@ def _load(options: Options) -> tuple[StackConfig, ConfigError | None]:
             raise
         config, written = exc.partial, exc
     if options.parallelism is not None:
-        if not 1 <= options.parallelism <= 64:
-            raise UsageError(f"--parallelism must be between 1 and 64, got {options.parallelism}")
-        import dataclasses
-
-        config = dataclasses.replace(config, parallelism=options.parallelism)
+        config = with_flag(config, "parallelism", options.parallelism, flag="--parallelism")
     return config, written
 
 
@@ -375,7 +371,6 @@ def snapshot(
         stack.kinds,
         stack.desired,
         recorded_of(doc),
-        parallelism=stack.parallelism,
     )
     if owned:
         check_owner(stack, doc, snap)
@@ -458,7 +453,6 @@ def execute(
             lineage=doc.lineage,
             intents={k: i.token for k, i in doc.intents.items()},
             serial=lambda: recorder.serial,
-            parallelism=stack.parallelism,
             on_event=on_event,
             cancel=cancel,
         )

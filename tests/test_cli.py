@@ -224,3 +224,14 @@ def test_a_missing_managed_policy_fails_with_the_other_problems_before_any_chang
         "- managed_policy_arns",
     ]
     assert vpcs() == []
+
+
+def test_parallelism_flag_follows_the_config_rule(cli: Callable[..., Result]) -> None:
+    """One range check for the setting, whether it comes from the file or from the flag."""
+    result = cli("up", "--parallelism", "65", "--yes")
+    assert result.exit_code == 2
+    assert "--parallelism: 65 is not allowed; use 1 to 64" in result.output
+    (Path.cwd() / "smprov.toml").write_text("parallelism = 65\n")
+    result = cli("plan")
+    assert result.exit_code == 2
+    assert "parallelism: 65 is not allowed; use 1 to 64" in result.output

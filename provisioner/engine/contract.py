@@ -54,6 +54,9 @@ class Ctx:
     stack: str
     region: str
     account: str
+    #: The run's parallelism (the config's ``parallelism``, or ``--parallelism``): steps and
+    #: calls at once; 1 keeps every call in order (``gather`` and the refresh included).
+    parallelism: int
     partition: str = "aws"
     timing: Timing = field(default_factory=Timing)
     report: Callable[[str], None] = _ignore
@@ -61,8 +64,6 @@ class Ctx:
     delete_logs: bool = False
     #: Set during a refresh so kinds reading the same describe share one call.
     read_cache: ReadCache | None = None
-    #: The run's parallelism; 1 keeps every call in order (``gather`` included).
-    parallelism: int = 1
     #: Reading for a teardown (`down`, `plan --destroy`): what exists and its id is all the plan
     #: needs, so kinds skip the reads that only serve a diff (a bucket's settings, a role's
     #: policies, tags read by a separate call).

@@ -76,7 +76,6 @@ def apply(
     lineage: str,
     intents: Mapping[str, str] | None = None,
     serial: Callable[[], int] = lambda: 0,
-    parallelism: int = 10,
     on_event: Callable[[StepEvent], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> ApplyReport:
@@ -86,6 +85,7 @@ def apply(
     steps = plan.step_by_key
     intents = dict(intents or {})
     report = ApplyReport()
+    parallelism = max(1, ctx.parallelism)
 
     lock = threading.Lock()
     lives: dict[str, Live | None] = {
@@ -170,11 +170,11 @@ def apply(
                 settle(other, NodeResult(StepStatus.SKIPPED, reason))
                 remaining.pop(other, None)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    with ThreadPoolExecutor(max_workers=parallelism) as pool:
         while ready or running:
             # Submit no more than the pool runs, so a queued step is never shown as running
             # and a cancel stops everything that has not really started.
-            while ready and len(running) < max(1, parallelism) and not cancel.is_set():
+            while ready and len(running) < parallelism and not cancel.is_set():
                 # The costliest chain first: when the pool is full, a step that a NAT gateway
                 # waits behind must not queue behind leaves (list scheduling, ties in order).
                 node = ready.pop(max(range(len(ready)), key=lambda i: (height[ready[i]], -i)))

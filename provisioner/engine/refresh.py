@@ -56,8 +56,6 @@ def refresh(
     kinds: Mapping[str, Kind],
     desired: Sequence[Desired],
     recorded: Mapping[str, Recorded],
-    *,
-    parallelism: int = 10,
 ) -> Snapshot:
     """Read every kind the blueprint or the state mentions; return what is live, by key."""
     items: dict[str, list[ReadItem]] = {}
@@ -132,7 +130,7 @@ def refresh(
     guessed = {name for name in candidates if not (waits_for[name] & candidates)}
     running: dict[Future[dict[str, Live]], tuple[str, Guesses | None]] = {}
     held: dict[str, tuple[dict[str, Live], Guesses]] = {}
-    with ThreadPoolExecutor(max_workers=_read_workers(parallelism, len(names))) as pool:
+    with ThreadPoolExecutor(max_workers=_read_workers(ctx.parallelism, len(names))) as pool:
         while pending or running or held:
             busy = pending | {name for name, _ in running.values()} | set(held)
             for name in sorted(held):

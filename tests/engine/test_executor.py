@@ -68,8 +68,14 @@ class Toy(Kind):
         return None
 
 
-def ctx(aws_env: None) -> Ctx:
-    return Ctx(clients=Clients("us-east-1"), stack="dev", region="us-east-1", account="1")
+def ctx(aws_env: None, parallelism: int = 10) -> Ctx:
+    return Ctx(
+        clients=Clients("us-east-1"),
+        stack="dev",
+        region="us-east-1",
+        account="1",
+        parallelism=parallelism,
+    )
 
 
 def plan_for(desired: list[Desired], kind: Toy) -> Any:
@@ -108,21 +114,19 @@ def test_parallelism_bounds_concurrency(aws_env: None) -> None:
     desired = [Desired(f"n{i}", "toy", {}) for i in range(8)]
     apply(
         plan_for(desired, kind),
-        ctx(aws_env),
+        ctx(aws_env, parallelism=3),
         FakeRecorder(),
         {"toy": kind},
         lineage="L",
-        parallelism=3,
     )
     assert kind.peak == 3
     kind2 = Toy(delay=0.05)
     apply(
         plan_for(desired, kind2),
-        ctx(aws_env),
+        ctx(aws_env, parallelism=1),
         FakeRecorder(),
         {"toy": kind2},
         lineage="L",
-        parallelism=1,
     )
     assert kind2.peak == 1
 
@@ -191,11 +195,10 @@ def test_a_state_write_failure_stops_all_new_work(aws_env: None) -> None:
     desired = [Desired("a", "toy", {}), Desired("b", "toy", {})]
     report = apply(
         plan_for(desired, kind),
-        ctx(aws_env),
+        ctx(aws_env, parallelism=1),
         BrokenRecorder(),
         {"toy": kind},
         lineage="L",
-        parallelism=1,
     )
     statuses = sorted(r.status.value for r in report.results.values())
     assert statuses == ["cancelled", "failed"]

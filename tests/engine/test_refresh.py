@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from provisioner.aws.read_cache import ReadCache
@@ -78,8 +79,8 @@ def test_a_child_kind_is_read_once_its_parent_is_not_after_the_slowest_kind() ->
         Desired("parent", "parent", {}),
         Desired("child", "child", {"parent_id": Ref("parent")}),
     ]
-    ctx = Ctx(clients=None, stack="dev", region="us-east-1", account="123456789012")  # type: ignore[arg-type]
-    snap = refresh(ctx, kinds, desired, {}, parallelism=4)
+    ctx = Ctx(clients=None, stack="dev", region="us-east-1", account="123456789012", parallelism=1)  # type: ignore[arg-type]
+    snap = refresh(replace(ctx, parallelism=4), kinds, desired, {})
     assert set(snap.live) == {"slow", "parent", "child"}
     assert log["child"][0] >= log["parent"][1]  # waited for its parent
     assert log["child"][1] < log["slow"][1]  # but not for the slow kind
@@ -130,14 +131,14 @@ RECORDED = {
     "parent": Recorded("parent", "p-1", attrs={}),
     "child": Recorded("child", "c-1", frozenset({"parent"}), attrs={"parent_id": "p-1"}),
 }
-CTX = Ctx(clients=None, stack="dev", region="us-east-1", account="123456789012")  # type: ignore[arg-type]
+CTX = Ctx(clients=None, stack="dev", region="us-east-1", account="123456789012", parallelism=1)  # type: ignore[arg-type]
 
 
 def test_a_recorded_child_is_read_with_its_parent_on_the_states_word() -> None:
     log: list[tuple[float, Any]] = []
     kinds, desired = _parent_and_child("p-1")
     kinds["child"] = _ChildKind(log)
-    snap = refresh(CTX, kinds, desired, RECORDED, parallelism=4)
+    snap = refresh(replace(CTX, parallelism=4), kinds, desired, RECORDED)
     parent = kinds["parent"]
     assert isinstance(parent, _FixedKind)
     assert len(log) == 1 and log[0][0] < parent.done_at  # one read, not after the parent's
@@ -150,7 +151,7 @@ def test_a_wrong_guess_is_read_again_once_the_parent_is_known() -> None:
     log: list[tuple[float, Any]] = []
     kinds, desired = _parent_and_child("p-2")
     kinds["child"] = _ChildKind(log)
-    snap = refresh(CTX, kinds, desired, RECORDED, parallelism=4)
+    snap = refresh(replace(CTX, parallelism=4), kinds, desired, RECORDED)
     assert [parent for _t, parent in log] == ["p-1", "p-2"]
     assert snap.live["child"].attrs["parent_id"] == "p-2"
 
@@ -161,10 +162,10 @@ def test_every_kind_is_read_at_once_unless_the_run_is_serial() -> None:
     kinds: dict[str, Kind] = {f"k{n}": _TimedKind(f"k{n}", 0.2, {}) for n in range(5)}
     desired = [Desired(f"k{n}", f"k{n}", {}) for n in range(5)]
     started = time.monotonic()
-    refresh(CTX, kinds, desired, {}, parallelism=2)
+    refresh(replace(CTX, parallelism=2), kinds, desired, {})
     assert time.monotonic() - started < 0.5
     started = time.monotonic()
-    refresh(CTX, kinds, desired, {}, parallelism=1)
+    refresh(replace(CTX, parallelism=1), kinds, desired, {})
     assert time.monotonic() - started >= 1.0
 
 
@@ -177,7 +178,7 @@ def test_kinds_that_refer_to_each_other_are_still_read() -> None:
         result: list[set[str]] = []
 
         def read(r: dict[str, Recorded] = recorded, out: list[set[str]] = result) -> None:
-            out.append(set(refresh(CTX, kinds, desired, r, parallelism=4).live))
+            out.append(set(refresh(replace(CTX, parallelism=4), kinds, desired, r).live))
 
         worker = threading.Thread(target=read)
         worker.start()

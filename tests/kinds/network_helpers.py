@@ -95,6 +95,7 @@ class MiniStack:
             stack="dev",
             region=REGION,
             account=ACCOUNT,
+            parallelism=10,
             timing=FAST,
             **flags,
         )

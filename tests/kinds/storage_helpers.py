@@ -19,7 +19,15 @@ NO_OWNER_OPERATIONS = frozenset({"CreateBucket", "ListBuckets"})
 
 
 def make_ctx(clients: Clients, *, region: str = "us-east-1", **flags: Any) -> Ctx:
-    return Ctx(clients=clients, stack="dev", region=region, account=ACCOUNT, timing=FAST, **flags)
+    return Ctx(
+        clients=clients,
+        stack="dev",
+        region=region,
+        account=ACCOUNT,
+        parallelism=1,
+        timing=FAST,
+        **flags,
+    )
 
 
 def bucket_spec(name: str = "dev-sagemaker-abcd1234", **overrides: Any) -> dict[str, Any]:

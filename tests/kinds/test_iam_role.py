@@ -46,6 +46,7 @@ def ctx(harness: Harness) -> Ctx:
         stack="dev",
         region="us-east-1",
         account="123456789012",
+        parallelism=1,
         timing=FAST,
     )
 

@@ -21,7 +21,14 @@ def _setup(moto: None) -> tuple[Ctx, CallLog, Any, str, str]:
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ctx = Ctx(clients=clients, stack="dev", region=REGION, account="123456789012", timing=FAST)
+    ctx = Ctx(
+        clients=clients,
+        stack="dev",
+        region=REGION,
+        account="123456789012",
+        parallelism=1,
+        timing=FAST,
+    )
     return ctx, log, ec2, subnet, table
 
 
