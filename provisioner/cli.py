@@ -305,8 +305,8 @@ def status(
 
         stk = ops.open_stack(_options(config, state, local))
         doc = ops.read_state(stk)
-        the_plan, snap = ops.plan_up(stk, doc)
-        rows = render.status_rows(doc, the_plan, snap)
+        the_plan, found = ops.plan_up(stk, doc)
+        rows = render.status_rows(doc, the_plan, found)
         if json_out:
             render.emit_json(render.status_doc(stk.backend.describe(), rows))
             return

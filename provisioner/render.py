@@ -278,13 +278,13 @@ def apply_doc(report: Any, final: Any, plan: Any) -> dict[str, Any]:
     }
 
 
-def status_rows(doc: Any, plan: Any, snap: Any) -> list[dict[str, str]]:
+def status_rows(doc: Any, plan: Any, found: Any) -> list[dict[str, str]]:
     """Each resource the state records, and whether it still exists as configured: ``exists``,
     ``drifted`` (it differs from the configuration) or ``missing``."""
     rows = []
     for key, rec in sorted((doc.resources if doc else {}).items()):
         step = plan.step_by_key.get(key)
-        if key not in snap.live:
+        if key not in found.live:
             status = "missing"
         elif step is not None and step.changes:
             status = "drifted"

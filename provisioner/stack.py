@@ -28,7 +28,7 @@ from provisioner.engine.model import (
     Live,
     Notice,
     Recorded,
-    Snapshot,
+    Refreshed,
     StepEvent,
 )
 from provisioner.engine.ownership import ForeignStackError, foreign
@@ -73,9 +73,6 @@ class Stack:
     endpoint: str | None
     backend: StateBackend
     timing: Timing
-    desired: list[Desired] = field(default_factory=list)
-    #: Generated values (the state's ``data``) the blueprint was built with.
-    data: dict[str, str] = field(default_factory=dict)
     kinds: Mapping[str, Kind] = field(default_factory=lambda: REGISTRY)
     notices: list[Notice] = field(default_factory=list)
     #: The lineage of the state this run writes: the state's, or the one a new state will get
@@ -85,23 +82,6 @@ class Stack:
     @property
     def parallelism(self) -> int:
         return self.config.parallelism
-
-    def bind(self, doc: StateDocument | None) -> None:
-        """Build the blueprint with the state's generated values (new ones are added) and its
-        lineage."""
-        self.data = dict(doc.data) if doc is not None else {}
-        if doc is not None:
-            self.lineage = doc.lineage
-        self.build()
-
-    def build(self) -> None:
-        self.desired = blueprint.build(
-            self.config,
-            account=self.account,
-            partition=self.partition,
-            data=self.data,
-            lineage=self.lineage,
-        )
 
     def new_state(self) -> StateDocument:
         """The empty state a first change writes, with the lineage the plan was made with."""
@@ -231,7 +211,6 @@ def open_stack(
         timing=options.timing or Timing(),
         notices=blueprint.notices(config),
     )
-    stack.bind(None)
     return stack
 
 
@@ -356,40 +335,76 @@ def recorded_of(doc: StateDocument | None) -> dict[str, Recorded]:
     }
 
 
-def snapshot(
-    stack: Stack, doc: StateDocument | None, *, teardown: bool = False, owned: bool = True
-) -> Snapshot:
-    """Read what is live. Binds the blueprint to the state first; when the state has lost a
-    generated value (a deleted state file), it is recovered from what was found, and the
-    blueprint rebuilt with it, so the stack's existing resources are adopted, not replaced.
+def generated_data(stack: Stack, doc: StateDocument | None) -> dict[str, str]:
+    """The generated values to build the blueprint with: the state's. One the state lost (a
+    deleted state file) is taken from the resource that carries it, found in AWS by its tags,
+    so the stack's resources are adopted, not made again; one AWS has not either is generated
+    by the blueprint."""
+    data = dict(doc.data) if doc is not None else {}
+    lookups = blueprint.lost_data(stack.config, data)
+    if not lookups:
+        return data
+    ctx = stack.ctx()
 
-    With ``owned`` (every command but ``import``), a stack with resources made under another
-    state is refused here, before any change (``engine.ownership``)."""
-    stack.bind(doc)
-    snap = refresh(
-        stack.ctx(teardown=teardown),
-        stack.kinds,
-        stack.desired,
-        recorded_of(doc),
+    def find(lookup: blueprint.Lookup) -> Live | None:
+        kind = stack.kinds[lookup.kind]
+        try:
+            return kind.find_tagged(ctx, lookup.key, lookup.prefix)
+        except SmprovError:
+            raise
+        except Exception as exc:
+            raise to_aws_error(exc, f"finding the stack's {kind.label or kind.name}") from exc
+
+    found = ctx.gather([lambda lookup=lookup: find(lookup) for lookup in lookups])
+    blueprint.adopt_data(
+        {lookup.key: live for lookup, live in zip(lookups, found, strict=True) if live}, data
     )
+    return data
+
+
+def build_blueprint(stack: Stack, doc: StateDocument | None) -> blueprint.Blueprint:
+    """The run's blueprint, built once: generated values first, then the desired resources,
+    tagged with the lineage of the state the run writes (the state's; a new state keeps the
+    stack's fresh one)."""
+    if doc is not None:
+        stack.lineage = doc.lineage
+    return blueprint.make(
+        stack.config,
+        account=stack.account,
+        partition=stack.partition,
+        data=generated_data(stack, doc),
+        lineage=stack.lineage,
+    )
+
+
+def read_live(
+    stack: Stack,
+    bp: blueprint.Blueprint,
+    doc: StateDocument | None,
+    *,
+    teardown: bool = False,
+    owned: bool = True,
+) -> Refreshed:
+    """What AWS has of the blueprint and of the state, by key. With ``owned`` (every command
+    but ``import``), a stack with resources made under another state is refused here, before
+    any change (``engine.ownership``)."""
+    found = refresh(stack.ctx(teardown=teardown), stack.kinds, bp.desired, recorded_of(doc))
     if owned:
-        check_owner(stack, doc, snap)
-    if blueprint.adopt_data(snap.live, stack.data):
-        stack.build()
-    return snap
+        check_owner(stack, doc, found)
+    return found
 
 
-def check_owner(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> None:
+def check_owner(stack: Stack, doc: StateDocument | None, found: Refreshed) -> None:
     """Refuse a stack that holds resources of another state (see ``engine.ownership``)."""
-    found = foreign(
-        snap,
+    foreigners = foreign(
+        found,
         recorded_of(doc),
         set(doc.intents) if doc is not None else set(),
         doc.lineage if doc is not None else None,
     )
-    if found:
+    if foreigners:
         raise ForeignStackError(
-            found,
+            foreigners,
             stack=stack.config.environment,
             account=stack.account,
             region=stack.config.region,
@@ -398,18 +413,22 @@ def check_owner(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> None
         )
 
 
-def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
-    snap = snapshot(stack, doc)
-    plan = make_plan(stack.desired, snap, recorded_of(doc), stack.kinds, notices=stack.notices)
+def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Refreshed]:
+    bp = build_blueprint(stack, doc)
+    found = read_live(stack, bp, doc)
+    plan = make_plan(
+        bp.desired, found, recorded_of(doc), stack.kinds, notices=stack.notices, data=bp.data
+    )
     if doc is not None and doc.data.get(differences.IMPORT_MARK):
         plan = differences.named(plan)  # adopted from Terraform: say why each difference is
-    return plan, snap
+    return plan, found
 
 
-def plan_down(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Snapshot]:
-    snap = snapshot(stack, doc, teardown=True)
-    plan = make_plan([], snap, recorded_of(doc), stack.kinds, hints=stack.desired)
-    return plan, snap
+def plan_down(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Refreshed]:
+    bp = build_blueprint(stack, doc)
+    found = read_live(stack, bp, doc, teardown=True)
+    plan = make_plan([], found, recorded_of(doc), stack.kinds, hints=bp.desired, data=bp.data)
+    return plan, found
 
 
 @contextmanager
@@ -441,9 +460,7 @@ def execute(
     recorder = Recorder(stack.backend, doc)
     if plan.is_empty:
         return ApplyReport(), doc
-    for name, value in sorted(stack.data.items()):
-        if doc.data.get(name) != value:
-            recorder.set_data(name, value)
+    _save_data(recorder, doc, plan.data)
     try:
         report = apply(
             plan,
@@ -462,7 +479,14 @@ def execute(
             recorder.flush()
         raise
     recorder.flush()  # every deletion on disk before the run is reported
-    return report, recorder.snapshot()
+    return report, recorder.doc
+
+
+def _save_data(recorder: Recorder, doc: StateDocument, data: Mapping[str, str]) -> None:
+    """Generated values the state does not hold yet (saved with the first change)."""
+    for name, value in sorted(data.items()):
+        if doc.data.get(name) != value:
+            recorder.set_data(name, value)
 
 
 def check_replacements(
@@ -526,25 +550,25 @@ def adopt_into_state(stack: Stack, doc: StateDocument | None) -> Takeover:
     """``smprov import``: the explicit takeover. Finds the stack's resources (by tag, by name,
     or through their parent), stamps this state's lineage on each (so the state they came from
     no longer changes them), and records them all. Nothing else changes in AWS."""
-    snap = snapshot(stack, doc, owned=False)
-    return take_over(stack, doc, snap)
+    bp = build_blueprint(stack, doc)
+    return take_over(stack, doc, bp, read_live(stack, bp, doc, owned=False))
 
 
-def take_over(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> Takeover:
+def take_over(
+    stack: Stack, doc: StateDocument | None, bp: blueprint.Blueprint, found: Refreshed
+) -> Takeover:
     """Stamp this state's lineage (and the stack and key tags the blueprint gives) on every
-    resource of ``snap`` that carries tags, then record each (duplicates found by tag are
+    resource ``found`` that carries tags, then record each (duplicates found by tag are
     stamped but not recorded: the next `up` deletes them). Reusable by any importer that
-    builds a snapshot of resources keyed by the blueprint's keys."""
+    finds resources keyed by the blueprint's keys."""
     doc = doc or stack.new_state()
     recorder = Recorder(stack.backend, doc)
-    for name, value in sorted(stack.data.items()):
-        if doc.data.get(name) != value:
-            recorder.set_data(name, value)
-    by_key = {d.key: d for d in stack.desired}
+    _save_data(recorder, doc, bp.data)
+    by_key = {d.key: d for d in bp.desired}
     restamped: dict[str | None, list[str]] = {}
     stamps: list[Callable[[], Live]] = []
     keys: list[str] = []
-    for key, live in sorted(snap.live.items()):
+    for key, live in sorted(found.live.items()):
         have = live.attrs.get("tags")
         if not isinstance(have, Mapping):
             continue
@@ -552,7 +576,7 @@ def take_over(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> Takeov
         if want == dict(have):
             continue
         restamped.setdefault(have.get(LINEAGE_TAG), []).append(key)
-        kind = stack.kinds[snap.kind_of[key]]
+        kind = stack.kinds[found.kind_of[key]]
         change = [FieldChange("tags", dict(have), want)]
         stamps.append(
             lambda kind=kind, live=live, want=want, change=change: kind.update(
@@ -560,7 +584,7 @@ def take_over(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> Takeov
             )
         )
         keys.append(key)
-    live_now = dict(snap.live)
+    live_now = dict(found.live)
     failed: list[tuple[str, Exception]] = []
     for key, stamped in zip(keys, gather_settled(stamps, at_once=stack.parallelism), strict=True):
         if isinstance(stamped, Exception):
@@ -572,12 +596,12 @@ def take_over(stack: Stack, doc: StateDocument | None, snap: Snapshot) -> Takeov
         if "#" in key:  # a duplicate found by tag: the next `up` deletes it
             continue
         deps = sorted(by_key[key].depends_on) if key in by_key else []
-        recorder.record(key, snap.kind_of[key], live.id, dict(live.attrs), deps)
+        recorder.record(key, found.kind_of[key], live.id, dict(live.attrs), deps)
     recorder.flush()
     if failed:
         key, exc = failed[0]
         raise to_aws_error(exc, f"stamping this state's lineage on {key}") from exc
-    return Takeover(len(recorder.snapshot().resources), restamped)
+    return Takeover(len(recorder.doc.resources), restamped)
 
 
 def _smprov_tags(desired: Desired | None) -> dict[str, str]:

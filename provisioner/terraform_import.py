@@ -21,10 +21,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from provisioner import stack as ops
 from provisioner.aws.errors import to_aws_error
+from provisioner.blueprint import Blueprint
 from provisioner.config import (
     CONFIG_FILE,
     StackConfig,
@@ -33,7 +35,7 @@ from provisioner.config import (
     parse_config,
 )
 from provisioner.engine.contract import KEY_TAG, STACK_TAG
-from provisioner.engine.model import Live, Recorded, Snapshot
+from provisioner.engine.model import Live, Recorded, Refreshed
 from provisioner.engine.ownership import foreign
 from provisioner.engine.refresh import refresh
 from provisioner.errors import SmprovError, UsageError
@@ -91,13 +93,14 @@ def import_from_terraform(
                     "then writes one), and run the import again",
                 )
         _check_not_managed(stack, doc, stack_map)
-        stack.bind(doc)  # this state's lineage (a new one without a state) goes on every tag
-        snap = _read_adopted(stack, stack_map)
+        # This state's lineage (a new one without a state) goes on every tag.
+        bp = ops.build_blueprint(stack, doc)
+        snap = _read_adopted(stack, bp, stack_map)
         _check_alive_and_unowned(stack, doc, stack_map, snap)
         if existing is None:
             config_path.parent.mkdir(parents=True, exist_ok=True)
             config_path.write_text(settings.render(derived, source=source))
-        tagged = _take_over(stack, doc, stack_map, snap)
+        tagged = _take_over(stack, doc, bp, stack_map, snap)
     handoff = build_handoff(stack_map)
     target = handoff_path or config_path.parent / HANDOFF_FILE
     target = target if target.is_absolute() else cwd / target
@@ -171,14 +174,14 @@ def _check_not_managed(stack: ops.Stack, doc: StateDocument | None, stack_map: S
         )
 
 
-def _read_adopted(stack: ops.Stack, stack_map: StackMap) -> Snapshot:
+def _read_adopted(stack: ops.Stack, bp: Blueprint, stack_map: StackMap) -> Refreshed:
     """Every resource of the blueprint, through its kind; the adopted ones by Terraform's ids."""
     recorded = {key: Recorded(a.kind, a.id) for key, a in stack_map.adopted.items()}
-    return refresh(stack.ctx(), stack.kinds, stack.desired, recorded, parallelism=stack.parallelism)
+    return refresh(stack.ctx(), stack.kinds, bp.desired, recorded)
 
 
 def _check_alive_and_unowned(
-    stack: ops.Stack, doc: StateDocument | None, stack_map: StackMap, snap: Snapshot
+    stack: ops.Stack, doc: StateDocument | None, stack_map: StackMap, snap: Refreshed
 ) -> None:
     env = stack.config.environment
     gone = [
@@ -243,7 +246,11 @@ def _missing_from_tables(stack: ops.Stack, stack_map: StackMap) -> list[Any]:
 
 
 def _take_over(
-    stack: ops.Stack, doc: StateDocument | None, stack_map: StackMap, snap: Snapshot
+    stack: ops.Stack,
+    doc: StateDocument | None,
+    bp: Blueprint,
+    stack_map: StackMap,
+    snap: Refreshed,
 ) -> list[str]:
     """The state first (empty but for the import's mark and lineage: an interrupted import is
     then this state's to finish), then the ownership tags and the records (``take_over``,
@@ -251,32 +258,34 @@ def _take_over(
     which their tables' new tags make readable. Returns the keys tagged now."""
     recorder = Recorder(stack.backend, doc or stack.new_state())
     recorder.set_data(differences.IMPORT_MARK, "terraform")
-    stack.data[differences.IMPORT_MARK] = "terraform"
-    adopted = Snapshot(
+    bp = dataclasses.replace(
+        bp, data=MappingProxyType({**bp.data, differences.IMPORT_MARK: "terraform"})
+    )
+    adopted = Refreshed(
         {k: v for k, v in snap.live.items() if k in stack_map.adopted},
         {k: v for k, v in snap.kind_of.items() if k in stack_map.adopted},
     )
-    done = ops.take_over(stack, recorder.snapshot(), adopted)
-    tables = _read_through_tables(stack, stack_map)
-    recorder = Recorder(stack.backend, stack.backend.read() or recorder.snapshot())
-    deps = {d.key: sorted(d.depends_on) for d in stack.desired}
+    done = ops.take_over(stack, recorder.doc, bp, adopted)
+    tables = _read_through_tables(stack, bp, stack_map)
+    recorder = Recorder(stack.backend, stack.backend.read() or recorder.doc)
+    deps = {d.key: sorted(d.depends_on) for d in bp.desired}
     for key, live in tables.items():
         recorder.record(key, stack_map.adopted[key].kind, live.id, dict(live.attrs), deps[key])
     return sorted(k for keys in done.restamped.values() for k in keys)
 
 
-def _read_through_tables(stack: ops.Stack, stack_map: StackMap) -> dict[str, Live]:
+def _read_through_tables(stack: ops.Stack, bp: Blueprint, stack_map: StackMap) -> dict[str, Live]:
     """Routes and associations, read by their kinds now that their tables carry the stack's
     tags (AWS shows new tags within seconds: waited for, within the consistency bound)."""
     keys = {k for k, a in stack_map.adopted.items() if a.kind in _THROUGH_TABLES}
     if not keys:
         return {}
-    desired = [d for d in stack.desired if d.key in keys]
+    desired = [d for d in bp.desired if d.key in keys]
     recorded = {k: Recorded(stack_map.adopted[k].kind, stack_map.adopted[k].id) for k in keys}
     ctx = stack.ctx()
 
     def complete() -> dict[str, Live] | None:
-        snap = refresh(ctx, stack.kinds, desired, recorded, parallelism=stack.parallelism)
+        snap = refresh(ctx, stack.kinds, desired, recorded)
         found = {k: v for k, v in snap.live.items() if k in keys}
         return found if set(found) == keys else None
 

@@ -6,16 +6,19 @@ inputs (name = environment), so a team moving from the module recognises every r
 Besides ``build``, each part of the stack may contribute (what only AWS can tell about the
 configuration is checked in ``provisioner.preflight``, where AWS is read):
 - ``notices``: warnings the plan shows (e.g. public access allowed on the bucket);
-- ``adopt_data``: values generated once and kept in the state (``data``), recovered from what a
-  refresh found when the state was lost.
+- ``lost_data`` and ``adopt_data``: values generated once and kept in the state (``data``); when
+  the state lost one, the resource carrying it is found in AWS by its tags and the value taken
+  from it before the blueprint is built (``make``: once per run, into a frozen Blueprint).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
 from provisioner.blueprint import storage
-from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.common import BlueprintInputs, Lookup
 from provisioner.blueprint.database import database, database_notices
 from provisioner.blueprint.endpoints import endpoints
 from provisioner.blueprint.flow_logs import flow_logs
@@ -58,11 +61,41 @@ def build(
     ]
 
 
+@dataclass(frozen=True)
+class Blueprint:
+    """The stack a run works towards, built once: its desired resources and the generated
+    values (the state's ``data``, plus any made for this run) they were built with."""
+
+    desired: tuple[Desired, ...]
+    data: Mapping[str, str]
+
+
+def make(
+    config: StackConfig,
+    *,
+    account: str,
+    partition: str,
+    data: Mapping[str, str],
+    lineage: str | None = None,
+) -> Blueprint:
+    """``build`` into a frozen Blueprint; ``data`` is left as it is (new values go to the
+    Blueprint's own copy)."""
+    values = dict(data)
+    desired = build(config, account=account, partition=partition, data=values, lineage=lineage)
+    return Blueprint(tuple(desired), MappingProxyType(values))
+
+
+def lost_data(config: StackConfig, data: Mapping[str, str]) -> list[Lookup]:
+    """What ``data`` lacks that AWS may still hold (the state was lost or deleted)."""
+    return storage.lost_data(config, data)
+
+
 def notices(config: StackConfig) -> list[Notice]:
     """Warnings about the configuration that the plan shows."""
     return [*database_notices(config), *storage.notices(config)]
 
 
 def adopt_data(live: Mapping[str, Live], data: MutableMapping[str, str]) -> bool:
-    """Recover generated values from live resources; True if ``data`` changed."""
+    """Recover generated values from the resources found for ``lost_data``; True if ``data``
+    changed."""
     return storage.adopt_data(live, data)

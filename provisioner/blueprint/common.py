@@ -1,4 +1,4 @@
-"""Shared helpers for blueprint modules: inputs, keys and the tags every resource carries."""
+"""Shared helpers for blueprint modules: inputs, the tags every resource carries, lookups."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 
 from provisioner.config import StackConfig
 from provisioner.engine.contract import KEY_TAG, LINEAGE_TAG, STACK_TAG
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A generated value the state has lost, to be taken from the resource that carries it: the
+    stack's ``key`` (its tags say so), of ``kind``, named ``prefix`` plus the value."""
+
+    key: str
+    kind: str
+    prefix: str
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,20 @@
 the bucket policy tying them together.
 
 The bucket name carries a random suffix generated once and kept in the state's ``data``; a lost
-state recovers it from the bucket found by tag (``adopt_data``), so re-runs never make a second
-bucket.
+state recovers it from the bucket found by its tags (``lost_data``, ``adopt_data``) before the
+blueprint is built, so re-runs never make a second bucket.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
 import string
 from collections.abc import Iterator, Mapping, MutableMapping
-from pathlib import Path
 from typing import Any
 
 from provisioner import keys
-from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.common import BlueprintInputs, Lookup
 from provisioner.blueprint.sagemaker_role import sagemaker_role
 from provisioner.config import StackConfig, validate_bucket_name
 from provisioner.engine.model import Desired, Live, Notice, Ref
@@ -53,21 +51,6 @@ def bucket_name(config: StackConfig, data: MutableMapping[str, str]) -> str:
 def csv_object_key(config: StackConfig) -> str:
     """Where the CSV lands: in the first folder, under its own file name."""
     return f"{config.folders[0]}{config.csv_source.name}"
-
-
-@functools.lru_cache(maxsize=8)
-def _digests(path: Path, _mtime_ns: int, _size: int) -> tuple[str, str, int]:
-    return file_digests(path)
-
-
-def csv_digests(path: Path) -> tuple[str, str, int]:
-    """(sha256, md5, size) of the CSV; cached per file version (the blueprint is built twice per
-    run when the state lost its data)."""
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise ConfigError([f"csv_source: {path} cannot be read ({exc.strerror or exc})"]) from None
-    return _digests(path, stat.st_mtime_ns, stat.st_size)
 
 
 def bucket_policy(inputs: BlueprintInputs, bucket: str) -> dict[str, Any]:
@@ -129,7 +112,6 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
             # As in the Terraform setup smprov replaces (ACLs keep working).
             "object_ownership": "ObjectWriter",
             "tags": inputs.tags(keys.BUCKET, name),
-            "adopt_prefix": None if cfg.bucket_name else name_prefix(inputs.env),
         },
     )
     objects = []
@@ -146,7 +128,7 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
             },
         )
     if cfg.upload_csv:
-        sha, md5, _size = csv_digests(cfg.csv_source)
+        sha, md5, _size = file_digests(cfg.csv_source)  # read once per run
         objects.append(keys.CSV_OBJECT)
         yield Desired(
             keys.CSV_OBJECT,
@@ -187,9 +169,17 @@ def notices(config: StackConfig) -> list[Notice]:
     ]
 
 
+def lost_data(config: StackConfig, data: Mapping[str, str]) -> list[Lookup]:
+    """The bucket suffix, when no ``bucket_name`` is set and ``data`` has none: the stack's
+    bucket, if AWS has it, is named ``<env>-sagemaker-<suffix>`` and tagged as the stack's."""
+    if config.bucket_name or data.get(SUFFIX_DATA):
+        return []
+    return [Lookup(keys.BUCKET, "bucket", name_prefix(config.environment))]
+
+
 def adopt_data(live: Mapping[str, Live], data: MutableMapping[str, str]) -> bool:
-    """Take the bucket suffix from the stack's bucket found by tag, when it differs from the one
-    in ``data`` (freshly generated because the state was lost)."""
+    """Take the bucket suffix from the stack's bucket found by its tags, when it differs from
+    the one in ``data``."""
     bucket = live.get(keys.BUCKET)
     if bucket is None:
         return False

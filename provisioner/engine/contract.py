@@ -208,6 +208,12 @@ class Kind:
         ``--allow-replace``). None: nothing of anyone else's is touched."""
         return None
 
+    def find_tagged(self, ctx: Ctx, key: str, prefix: str) -> Live | None:
+        """For a name-keyed kind whose names end in a generated value (a bucket's random
+        suffix): the stack's resource ``key``, found by its tags among the names starting with
+        ``prefix``, when the state that kept the value was lost."""
+        raise NotImplementedError(f"{self.name} is not found by its tags")
+
     def uses_token(self) -> bool:
         """Whether ``create`` sends the engine's token to AWS as a ClientToken."""
         return False

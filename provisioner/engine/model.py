@@ -113,7 +113,7 @@ class Recorded:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Refreshed:
     """What a refresh found: live resources by key, and the kind of each."""
 
     live: Mapping[str, Live]

@@ -18,7 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from provisioner.engine.contract import LINEAGE_TAG, STACK_TAG
-from provisioner.engine.model import Recorded, Snapshot
+from provisioner.engine.model import Recorded, Refreshed
 from provisioner.errors import SmprovError
 
 #: How many foreign resources the message names.
@@ -37,7 +37,7 @@ class Foreign:
 
 
 def foreign(
-    snapshot: Snapshot,
+    found: Refreshed,
     recorded: Mapping[str, Recorded],
     intents: Collection[str],
     lineage: str | None,
@@ -48,7 +48,7 @@ def foreign(
     Resources without the stack tag are not judged here: they were found by a name or through
     a parent the kind checked (a VPC's default security group, an object in the bucket)."""
     out: list[Foreign] = []
-    for key, live in sorted(snapshot.live.items()):
+    for key, live in sorted(found.live.items()):
         tags = live.attrs.get("tags")
         if not isinstance(tags, Mapping) or STACK_TAG not in tags:
             continue
@@ -59,7 +59,7 @@ def foreign(
             listed = key in recorded and recorded[key].id == live.id
             if theirs is None and (listed or key in intents):
                 continue
-        out.append(Foreign(key, snapshot.kind_of.get(key, ""), live.id, theirs))
+        out.append(Foreign(key, found.kind_of.get(key, ""), live.id, theirs))
     return out
 
 

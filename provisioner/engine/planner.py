@@ -23,7 +23,7 @@ from provisioner.engine.model import (
     Notice,
     Phase,
     Recorded,
-    Snapshot,
+    Refreshed,
     Step,
     resolve,
 )
@@ -37,6 +37,9 @@ class Plan:
     graph: Graph[Node]
     notices: tuple[Notice, ...] = ()
     step_by_key: Mapping[str, Step] = field(default_factory=dict)
+    #: The generated values (the state's ``data``) the desired resources were built with:
+    #: saved with the plan's first change.
+    data: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def changes(self) -> list[Step]:
@@ -81,16 +84,17 @@ def kind_dependencies(desired: Iterable[Desired]) -> dict[str, set[str]]:
 
 def make_plan(
     desired: Sequence[Desired],
-    snapshot: Snapshot,
+    found: Refreshed,
     recorded: Mapping[str, Recorded],
     kinds: Mapping[str, Kind],
     *,
     notices: Sequence[Notice] = (),
     hints: Sequence[Desired] | None = None,
+    data: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Plan ``desired`` against ``snapshot``. ``hints`` (the blueprint, for ``down`` where nothing
-    is desired) orders deletions of resources the state does not record."""
-    live = snapshot.live
+    """Plan ``desired`` against what a refresh ``found``. ``hints`` (the blueprint, for ``down``
+    where nothing is desired) orders deletions of resources the state does not record."""
+    live = found.live
     ordered = desired_order(desired)
     desired_keys = {d.key for d in desired}
     known = list(hints) if hints is not None else list(desired)
@@ -141,7 +145,7 @@ def make_plan(
         )
 
     for key in sorted((set(live) | set(recorded)) - desired_keys):
-        kind_name = snapshot.kind_of.get(key) or recorded[key].kind
+        kind_name = found.kind_of.get(key) or recorded[key].kind
         current = live.get(key)
         reason = "" if current is not None else "already gone: only the state entry is removed"
         if current is not None and key not in recorded:
@@ -160,7 +164,7 @@ def make_plan(
     graph = _build_graph(steps, kind_deps, recorded, blueprint_deps)
     graph.validate()
     ordered_steps = _display_order(steps, graph)
-    return Plan(tuple(ordered_steps), graph, tuple(notices), dict(steps))
+    return Plan(tuple(ordered_steps), graph, tuple(notices), dict(steps), dict(data or {}))
 
 
 def _old_deps(

@@ -17,7 +17,7 @@ from typing import Any
 from provisioner.aws.errors import to_aws_error
 from provisioner.aws.read_cache import ReadCache
 from provisioner.engine.contract import Ctx, Kind, ReadItem
-from provisioner.engine.model import Desired, Live, Recorded, Snapshot, refs_in, resolve
+from provisioner.engine.model import Desired, Live, Recorded, Refreshed, refs_in, resolve
 from provisioner.errors import SmprovError
 
 #: The spec values a kind read on the state's word, and what they resolved to.
@@ -56,7 +56,7 @@ def refresh(
     kinds: Mapping[str, Kind],
     desired: Sequence[Desired],
     recorded: Mapping[str, Recorded],
-) -> Snapshot:
+) -> Refreshed:
     """Read every kind the blueprint or the state mentions; return what is live, by key."""
     items: dict[str, list[ReadItem]] = {}
     for d in desired:
@@ -159,7 +159,7 @@ def refresh(
                     accept(name, future.result())
                 else:
                     held[name] = (future.result(), guesses)
-    return Snapshot(live, kind_of)
+    return Refreshed(live, kind_of)
 
 
 def _read_workers(parallelism: int, kinds: int) -> int:

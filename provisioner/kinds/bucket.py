@@ -3,7 +3,7 @@
 Buckets are name-keyed and S3 has no batch read: per bucket one HeadBucket plus one Get per
 setting. A bucket the state does not know (a lost state file) is found by its name prefix and
 adopted when its ``smprov:stack``/``smprov:key`` tags say it is ours, so the random name suffix is
-recovered instead of a second bucket being made (see ``blueprint.storage.adopt_data``).
+recovered instead of a second bucket being made (``find_tagged``, ``blueprint.storage.lost_data``).
 
 Deleting is data-safe: the objects smprov uploaded are deleted by their own kind first, so anything
 still in the bucket is the user's. Without ``--delete-data`` the bucket is then kept (and so is its
@@ -76,8 +76,6 @@ class Bucket(Kind):
     label = "S3 bucket"
     replace_on = frozenset({"name", "region"})
     retains_data = True
-    #: The name prefix to search when the state lost the name (never compared with AWS).
-    create_only = frozenset({"adopt_prefix"})
 
     # --- read ----------------------------------------------------------------------------------
 
@@ -91,8 +89,6 @@ class Bucket(Kind):
         live = self._read_bucket(ctx, name, recorded=item.id == name)
         if live is not None and item.id is None and not self._ours(live, item.key, ctx):
             live = None  # someone's bucket of that name: create reports the conflict
-        if live is None and item.id is None and item.spec is not None:
-            live = self._find_adoptable(ctx, item.key, item.spec.get("adopt_prefix"))
         return live
 
     @staticmethod
@@ -100,11 +96,9 @@ class Bucket(Kind):
         tags = live.get("tags") or {}
         return tags.get(STACK_TAG) == ctx.stack and tags.get(KEY_TAG) == key
 
-    def _find_adoptable(self, ctx: Ctx, key: str, prefix: str | None) -> Live | None:
-        """The stack's bucket under another name than the blueprint's (the state, and with it the
-        generated name suffix, was lost): one ListBuckets by prefix, then tags of the candidates."""
-        if not prefix:
-            return None
+    def find_tagged(self, ctx: Ctx, key: str, prefix: str) -> Live | None:
+        """The stack's bucket named ``prefix`` plus a generated suffix the state lost: one
+        ListBuckets by prefix, then the candidates' tags (the refresh reads it in full)."""
         params: dict[str, Any] = {"Prefix": prefix, "BucketRegion": ctx.region}
         found: list[Live] = []
         for page in ctx.client("s3").get_paginator("list_buckets").paginate(**params):
@@ -118,11 +112,8 @@ class Bucket(Kind):
                         continue
                     raise
                 tags = tag_dict((tagging or {}).get("TagSet"))
-                if tags.get(STACK_TAG) != ctx.stack or tags.get(KEY_TAG) != key:
-                    continue
-                live = self._read_bucket(ctx, name)
-                if live is not None:
-                    found.append(live)
+                if tags.get(STACK_TAG) == ctx.stack and tags.get(KEY_TAG) == key:
+                    found.append(Live(name, {"name": name, "tags": tags}))
         if len(found) > 1:
             names = ", ".join(sorted(live.id for live in found))
             raise AwsError(

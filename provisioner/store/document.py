@@ -236,7 +236,7 @@ class StateDocument:
         self.endpoint = endpoint
 
     def copy(self) -> StateDocument:
-        """A deep copy: a snapshot callers may read while the recorder keeps writing."""
+        """A deep copy callers may read while the recorder keeps writing."""
         return copy.deepcopy(self)
 
     # -- serialisation ------------------------------------------------------------------------
@@ -292,7 +292,7 @@ class StateDocument:
             "data": dict(self.data),
         }
 
-    def snapshot(self) -> StateDocument:
+    def shared_copy(self) -> StateDocument:
         """A copy sharing the (immutable) records: cheap, for writing while others record."""
         return StateDocument(
             lineage=self.lineage,

@@ -48,17 +48,14 @@ class Recorder:
     @property
     def doc(self) -> StateDocument:
         """A deep copy of the current document (safe to read while other threads record)."""
-        return self.snapshot()
+        with self._lock:
+            return self._doc.copy()
 
     @property
     def serial(self) -> int:
         """The current serial, without copying the document."""
         with self._lock:
             return self._doc.serial
-
-    def snapshot(self) -> StateDocument:
-        with self._lock:
-            return self._doc.copy()
 
     def record(
         self,
@@ -163,10 +160,10 @@ class Recorder:
             with self._lock:
                 covered = self._made
                 self._doc.serial += 1
-                # Records are immutable: a shallow snapshot is a consistent document, and
+                # Records are immutable: a shared copy is a consistent document, and
                 # writing it outside the lock lets other steps record meanwhile (their changes
                 # ride on the next write instead of queueing behind this one's fsync).
-                frozen = self._doc.snapshot()
+                frozen = self._doc.shared_copy()
             try:
                 self._backend.write(frozen)
             except BaseException:

@@ -41,7 +41,7 @@ def test_explicit_bucket_name_overrides(tmp_path: Path) -> None:
     data: dict[str, str] = {}
     spec = build(config(tmp_path, bucket_name="my-training-data"), data)[keys.BUCKET].spec
     assert spec["name"] == "my-training-data"
-    assert spec["adopt_prefix"] is None
+    assert blueprint.lost_data(config(tmp_path, bucket_name="my-training-data"), {}) == []
     assert data == {}
 
 
@@ -151,6 +151,28 @@ def test_public_access_notice(tmp_path: Path) -> None:
     assert notice.key == keys.BUCKET
     assert "block_public_policy = false" in notice.message
     assert "public" in notice.message
+
+
+def test_a_missing_suffix_is_looked_up_by_the_name_prefix(tmp_path: Path) -> None:
+    assert blueprint.lost_data(config(tmp_path), {}) == [
+        blueprint.Lookup(keys.BUCKET, "bucket", "dev-sagemaker-")
+    ]
+    assert blueprint.lost_data(config(tmp_path), {"bucket_suffix": "abcd1234"}) == []
+
+
+def test_make_builds_once_into_a_frozen_blueprint_and_leaves_the_data_alone(
+    tmp_path: Path,
+) -> None:
+    data: dict[str, str] = {}
+    cfg = config(tmp_path)
+    made = blueprint.make(cfg, account="123456789012", partition="aws", data=data)
+    assert data == {}
+    assert set(made.data) == {"bucket_suffix"}
+    assert isinstance(made.desired, tuple)
+    with pytest.raises(TypeError):
+        made.data["bucket_suffix"] = "changed"  # type: ignore[index]
+    again = blueprint.make(cfg, account="123456789012", partition="aws", data=made.data)
+    assert again == made
 
 
 def test_adopt_data_recovers_the_suffix_of_a_found_bucket() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from provisioner.aws.clients import Clients
 from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.executor import apply, client_token
-from provisioner.engine.model import Desired, Live, Phase, Recorded, Ref, Snapshot, StepStatus
+from provisioner.engine.model import Desired, Live, Phase, Recorded, Ref, Refreshed, StepStatus
 from provisioner.engine.planner import make_plan
 from provisioner.errors import AwsError
 
@@ -79,7 +79,7 @@ def ctx(aws_env: None, parallelism: int = 10) -> Ctx:
 
 
 def plan_for(desired: list[Desired], kind: Toy) -> Any:
-    return make_plan(desired, Snapshot({}, {}), {}, {"toy": kind})
+    return make_plan(desired, Refreshed({}, {}), {}, {"toy": kind})
 
 
 def test_dependants_see_resolved_ids_and_run_after(aws_env: None) -> None:
@@ -157,7 +157,7 @@ def test_deletes_forget_and_recorded_intent_tokens_are_reused(aws_env: None) -> 
     kind = Toy()
     plan = make_plan(
         [Desired("new", "toy", {})],
-        Snapshot({"old": Live("o")}, {"old": "toy"}),
+        Refreshed({"old": Live("o")}, {"old": "toy"}),
         {"old": Recorded("toy", "o")},
         {"toy": kind},
     )

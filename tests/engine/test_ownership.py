@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from provisioner.engine.contract import KEY_TAG, LINEAGE_TAG, STACK_TAG
-from provisioner.engine.model import Live, Recorded, Snapshot
+from provisioner.engine.model import Live, Recorded, Refreshed
 from provisioner.engine.ownership import ForeignStackError, foreign
 
 MINE = "11111111-1111-4111-8111-111111111111"
@@ -26,7 +26,7 @@ def tagged(rid: str, lineage: str | None = None, *, stack: bool = True) -> Live:
 def judge(
     live: Live, *, recorded: str | None = None, intent: bool = False, lineage: str | None = MINE
 ) -> list[str]:
-    snap = Snapshot({"vpc": live}, {"vpc": "vpc"})
+    snap = Refreshed({"vpc": live}, {"vpc": "vpc"})
     rec = {"vpc": Recorded("vpc", recorded)} if recorded else {}
     return [f.key for f in foreign(snap, rec, {"vpc"} if intent else set(), lineage)]
 
@@ -51,7 +51,7 @@ def test_ownership(live: Live, kwargs: dict[str, Any], is_foreign: bool) -> None
 
 
 def test_the_message_names_stack_account_region_and_both_lineages() -> None:
-    snap = Snapshot(
+    snap = Refreshed(
         {"vpc": tagged("vpc-1", THEIRS), "subnet.a": tagged("subnet-1", THEIRS)},
         {"vpc": "vpc", "subnet.a": "subnet"},
     )

@@ -14,7 +14,7 @@ from provisioner.engine.model import (
     Phase,
     Recorded,
     Ref,
-    Snapshot,
+    Refreshed,
     resolve,
 )
 from provisioner.engine.planner import make_plan
@@ -33,8 +33,8 @@ class Thing(Kind):
 KINDS: Mapping[str, Kind] = {"thing": Thing()}
 
 
-def snap(live: Mapping[str, Live]) -> Snapshot:
-    return Snapshot(live, dict.fromkeys(live, "thing"))
+def found(live: Mapping[str, Live]) -> Refreshed:
+    return Refreshed(live, dict.fromkeys(live, "thing"))
 
 
 def d(key: str, **spec: Any) -> Desired:
@@ -48,7 +48,7 @@ def actions(plan: Any) -> dict[str, Action]:
 def test_missing_is_created_present_equal_is_noop() -> None:
     plan = make_plan(
         [d("a", size=1), d("b", size=2)],
-        snap({"b": Live("id-b", {"size": 2})}),
+        found({"b": Live("id-b", {"size": 2})}),
         {"b": Recorded("thing", "id-b")},
         KINDS,
     )
@@ -59,7 +59,7 @@ def test_missing_is_created_present_equal_is_noop() -> None:
 def test_changed_field_updates_and_replace_on_field_replaces() -> None:
     plan = make_plan(
         [d("a", size=2, zone="x"), d("b", size=1, zone="y")],
-        snap({"a": Live("1", {"size": 1, "zone": "x"}), "b": Live("2", {"size": 1, "zone": "x"})}),
+        found({"a": Live("1", {"size": 1, "zone": "x"}), "b": Live("2", {"size": 1, "zone": "x"})}),
         {"a": Recorded("thing", "1"), "b": Recorded("thing", "2")},
         KINDS,
     )
@@ -73,7 +73,7 @@ def test_changed_field_updates_and_replace_on_field_replaces() -> None:
 def test_replacing_a_parent_replaces_children_that_cannot_move() -> None:
     plan = make_plan(
         [d("p", zone="new"), d("c", parent=Ref("p"), zone="z")],
-        snap({"p": Live("p1", {"zone": "old"}), "c": Live("c1", {"parent": "p1", "zone": "z"})}),
+        found({"p": Live("p1", {"zone": "old"}), "c": Live("c1", {"parent": "p1", "zone": "z"})}),
         {"p": Recorded("thing", "p1"), "c": Recorded("thing", "c1", frozenset({"p"}))},
         KINDS,
     )
@@ -88,7 +88,7 @@ def test_replacing_a_parent_replaces_children_that_cannot_move() -> None:
 def test_undesired_resources_are_deleted_dependants_first() -> None:
     plan = make_plan(
         [],
-        snap({"p": Live("p1"), "c": Live("c1")}),
+        found({"p": Live("p1"), "c": Live("c1")}),
         {"p": Recorded("thing", "p1"), "c": Recorded("thing", "c1", frozenset({"p"}))},
         KINDS,
     )
@@ -97,21 +97,21 @@ def test_undesired_resources_are_deleted_dependants_first() -> None:
 
 
 def test_recorded_but_gone_is_only_forgotten() -> None:
-    plan = make_plan([], snap({}), {"x": Recorded("thing", "x1")}, KINDS)
+    plan = make_plan([], found({}), {"x": Recorded("thing", "x1")}, KINDS)
     (step,) = plan.steps
     assert step.action is Action.DELETE and step.live is None
     assert "already gone" in step.reason
 
 
 def test_recorded_desired_but_gone_is_recreated_as_drift() -> None:
-    plan = make_plan([d("x", size=1)], snap({}), {"x": Recorded("thing", "x1")}, KINDS)
+    plan = make_plan([d("x", size=1)], found({}), {"x": Recorded("thing", "x1")}, KINDS)
     (step,) = plan.steps
     assert step.action is Action.CREATE
     assert step.reason == "deleted outside smprov"
 
 
 def test_found_by_tag_without_record_is_adopted_not_created() -> None:
-    plan = make_plan([d("x", size=1)], snap({"x": Live("x1", {"size": 1})}), {}, KINDS)
+    plan = make_plan([d("x", size=1)], found({"x": Live("x1", {"size": 1})}), {}, KINDS)
     (step,) = plan.steps
     # No change in AWS, but the state must record it: an update of no field.
     assert step.action is Action.UPDATE and step.changes == ()
@@ -122,7 +122,7 @@ def test_a_delete_waits_for_the_update_that_moves_a_dependant_away() -> None:
     # `c` pointed at `old`; now it points at `new`: old goes only after c has moved.
     plan = make_plan(
         [d("new", size=1), d("c", size=Ref("new"))],
-        snap({"old": Live("o1"), "c": Live("c1", {"size": "o1"})}),
+        found({"old": Live("o1"), "c": Live("c1", {"size": "o1"})}),
         {
             "old": Recorded("thing", "o1"),
             "c": Recorded("thing", "c1", frozenset({"old"})),
@@ -150,12 +150,12 @@ def test_resolve_handles_nested_values_templates_and_unknowns() -> None:
 def test_apply_after_orders_creation_but_not_deletion() -> None:
     route = d("route", size=1)
     assoc = Desired("assoc", "thing", {"size": 2}, apply_after=frozenset({"route"}))
-    plan = make_plan([route, assoc], snap({}), {}, KINDS)
+    plan = make_plan([route, assoc], found({}), {}, KINDS)
     assert ("route", Phase.APPLY) in plan.graph.deps(("assoc", Phase.APPLY))
     assert assoc.depends_on == frozenset()  # not recorded as a dependency
     teardown = make_plan(
         [],
-        snap({"route": Live("r1"), "assoc": Live("a1")}),
+        found({"route": Live("r1"), "assoc": Live("a1")}),
         {"route": Recorded("thing", "r1"), "assoc": Recorded("thing", "a1")},
         KINDS,
         hints=[route, assoc],

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from provisioner import stack as ops
 from provisioner.aws.read_cache import ReadCache
 from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import Desired, Live, Recorded, Ref
@@ -17,7 +18,7 @@ from tests.harness import Harness
 
 
 def test_the_default_stack_is_read_in_two_rounds(harness: Harness) -> None:
-    desired = harness.open().desired
+    desired = ops.build_blueprint(harness.open(), None).desired
     waves = read_waves(read_dependencies(desired, REGISTRY), {d.kind for d in desired})
     assert len(waves) == 2
     # only kinds that need a parent's id wait for the second round
@@ -80,8 +81,8 @@ def test_a_child_kind_is_read_once_its_parent_is_not_after_the_slowest_kind() ->
         Desired("child", "child", {"parent_id": Ref("parent")}),
     ]
     ctx = Ctx(clients=None, stack="dev", region="us-east-1", account="123456789012", parallelism=1)  # type: ignore[arg-type]
-    snap = refresh(replace(ctx, parallelism=4), kinds, desired, {})
-    assert set(snap.live) == {"slow", "parent", "child"}
+    found = refresh(replace(ctx, parallelism=4), kinds, desired, {})
+    assert set(found.live) == {"slow", "parent", "child"}
     assert log["child"][0] >= log["parent"][1]  # waited for its parent
     assert log["child"][1] < log["slow"][1]  # but not for the slow kind
 
@@ -138,11 +139,11 @@ def test_a_recorded_child_is_read_with_its_parent_on_the_states_word() -> None:
     log: list[tuple[float, Any]] = []
     kinds, desired = _parent_and_child("p-1")
     kinds["child"] = _ChildKind(log)
-    snap = refresh(replace(CTX, parallelism=4), kinds, desired, RECORDED)
+    found = refresh(replace(CTX, parallelism=4), kinds, desired, RECORDED)
     parent = kinds["parent"]
     assert isinstance(parent, _FixedKind)
     assert len(log) == 1 and log[0][0] < parent.done_at  # one read, not after the parent's
-    assert snap.live["child"].attrs["parent_id"] == "p-1"
+    assert found.live["child"].attrs["parent_id"] == "p-1"
 
 
 def test_a_wrong_guess_is_read_again_once_the_parent_is_known() -> None:
@@ -151,9 +152,9 @@ def test_a_wrong_guess_is_read_again_once_the_parent_is_known() -> None:
     log: list[tuple[float, Any]] = []
     kinds, desired = _parent_and_child("p-2")
     kinds["child"] = _ChildKind(log)
-    snap = refresh(replace(CTX, parallelism=4), kinds, desired, RECORDED)
+    found = refresh(replace(CTX, parallelism=4), kinds, desired, RECORDED)
     assert [parent for _t, parent in log] == ["p-1", "p-2"]
-    assert snap.live["child"].attrs["parent_id"] == "p-2"
+    assert found.live["child"].attrs["parent_id"] == "p-2"
 
 
 def test_every_kind_is_read_at_once_unless_the_run_is_serial() -> None:

@@ -102,10 +102,10 @@ class MiniStack:
 
     def plan(self, desired: Sequence[Desired], *, destroy: bool = False) -> Plan:
         recorded = dict(self.state.resources)
-        snap = refresh(self.ctx(), REGISTRY, desired, recorded)
+        found = refresh(self.ctx(), REGISTRY, desired, recorded)
         if destroy:
-            return make_plan([], snap, recorded, REGISTRY, hints=desired)
-        return make_plan(desired, snap, recorded, REGISTRY)
+            return make_plan([], found, recorded, REGISTRY, hints=desired)
+        return make_plan(desired, found, recorded, REGISTRY)
 
     def run(
         self, desired: Sequence[Desired], *, destroy: bool = False, **flags: Any

@@ -44,7 +44,6 @@ def bucket_spec(name: str = "dev-sagemaker-abcd1234", **overrides: Any) -> dict[
         },
         "object_ownership": "ObjectWriter",
         "tags": {"Name": name, "smprov:stack": "dev", "smprov:key": "bucket"},
-        "adopt_prefix": "dev-sagemaker-",
     }
     spec.update(overrides)
     return spec

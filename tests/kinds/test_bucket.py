@@ -110,9 +110,8 @@ def test_lost_state_adopts_the_tagged_bucket(harness: Harness) -> None:
     ctx = make_ctx(harness.clients)
     Bucket().create(ctx, "bucket", bucket_spec(), "token")
     harness.clients("s3").create_bucket(Bucket="dev-sagemaker-zzzz9999")  # untagged: not ours
-    fresh = bucket_spec("dev-sagemaker-newsuffx")
     harness.log.clear()
-    live = read(ctx, fresh)
+    live = Bucket().find_tagged(ctx, "bucket", "dev-sagemaker-")
     assert live is not None and live.id == NAME
     assert harness.log.count("ListBuckets") == 1
 
@@ -120,9 +119,10 @@ def test_lost_state_adopts_the_tagged_bucket(harness: Harness) -> None:
 def test_a_foreign_bucket_is_neither_adopted_nor_taken_over(harness: Harness) -> None:
     ctx = make_ctx(harness.clients)
     harness.clients("s3").create_bucket(Bucket=NAME)
-    assert read(ctx, bucket_spec(adopt_prefix=None)) is None
+    assert read(ctx, bucket_spec()) is None
+    assert Bucket().find_tagged(ctx, "bucket", "dev-sagemaker-") is None
     with pytest.raises(AwsError, match="already exists in this account"):
-        Bucket().create(ctx, "bucket", bucket_spec(adopt_prefix=None), "token")
+        Bucket().create(ctx, "bucket", bucket_spec(), "token")
 
 
 def test_delete_keeps_a_bucket_with_user_data(harness: Harness) -> None:

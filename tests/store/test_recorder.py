@@ -62,7 +62,7 @@ def test_each_change_is_written_with_the_next_serial(backend: SpyBackend) -> Non
     assert [doc.serial for doc in backend.seen] == [1, 2, 3, 4]
     assert recorder.write_count == 4
     on_disk = backend.read()
-    assert on_disk == recorder.snapshot()
+    assert on_disk == recorder.doc
     assert on_disk is not None
     assert on_disk.account == "123456789012"
     assert on_disk.endpoint == "http://127.0.0.1:5000"
@@ -108,7 +108,7 @@ def test_a_refused_change_writes_nothing(backend: SpyBackend) -> None:
     with pytest.raises(ValueError, match="invalid key"):
         recorder.record("Bad Key", "vpc", "vpc-2", {}, [])
     assert recorder.write_count == 1
-    assert recorder.snapshot() == backend.seen[-1]
+    assert recorder.doc == backend.seen[-1]
 
 
 def test_a_failed_write_keeps_the_change_for_the_next_write(backend: SpyBackend) -> None:
@@ -128,11 +128,11 @@ def test_a_failed_write_keeps_the_change_for_the_next_write(backend: SpyBackend)
 def test_snapshot_is_a_copy(backend: SpyBackend) -> None:
     recorder = new_recorder(backend)
     recorder.record("vpc", "vpc", "vpc-1", {"tags": {"Name": "a"}}, [])
-    snap = recorder.doc
-    snap.resources["vpc"].attrs["tags"]["Name"] = "changed"
-    snap.serial = 99
-    assert recorder.snapshot().resources["vpc"].attrs == {"tags": {"Name": "a"}}
-    assert recorder.snapshot().serial == 1
+    copy = recorder.doc
+    copy.resources["vpc"].attrs["tags"]["Name"] = "changed"
+    copy.serial = 99
+    assert recorder.doc.resources["vpc"].attrs == {"tags": {"Name": "a"}}
+    assert recorder.doc.serial == 1
 
 
 def test_the_callers_document_is_not_shared(backend: SpyBackend) -> None:
