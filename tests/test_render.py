@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from provisioner import render
 from provisioner.engine.graph import Graph
-from provisioner.engine.model import UNKNOWN, Action, FieldChange, Live, Snapshot, Step
+from provisioner.engine.model import UNKNOWN, Action, FieldChange, Live, Refreshed, Step
 from provisioner.engine.planner import Plan
 from provisioner.errors import AwsError
 
@@ -29,7 +29,7 @@ def test_status_rows_say_exists_drifted_or_missing() -> None:
         Step("subnet.a", "subnet", Action.UPDATE, (drift,)),
         Step("subnet.b", "subnet", Action.CREATE),
     )
-    snap = Snapshot({"vpc": Live("vpc-1"), "subnet.a": Live("subnet-a")}, {})
+    snap = Refreshed({"vpc": Live("vpc-1"), "subnet.a": Live("subnet-a")}, {})
     rows = render.status_rows(
         _doc(vpc="vpc-1", **{"subnet.a": "s-a", "subnet.b": "s-b"}), plan, snap
     )
