@@ -34,7 +34,7 @@ from provisioner.engine.model import (
 from provisioner.engine.ownership import ForeignStackError, foreign
 from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.refresh import refresh
-from provisioner.errors import ConfigError, SmprovError, StateError
+from provisioner.errors import ConfigError, SmprovError, StateError, UsageError
 from provisioner.kinds import REGISTRY
 from provisioner.migrate import differences
 from provisioner.store.backend import StateBackend
