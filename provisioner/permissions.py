@@ -261,6 +261,7 @@ def deployer_policy(
                 f"arn:{p}:iam::{account}:role/{env}_sagemaker_execution_role",
             ],
         },
+        *_managed_policy_statements(config, account, p),
         {
             "Sid": "PassFlowLogRole",
             "Effect": "Allow",
@@ -323,6 +324,30 @@ def deployer_policy(
     statements += _kms_statements(config, account, p)
     statements += _state_statements(state or config.state_backend or "", p)
     return {"Version": VERSION, "Statement": statements}
+
+
+def _managed_policy_statements(config: StackConfig, account: str, p: str) -> list[dict[str, Any]]:
+    """``managed_policy_arns``: the preflight reads them (GetPolicy), `up` attaches exactly
+    them to the SageMaker role (iam:PolicyARN)."""
+    arns = sorted(config.managed_policy_arns)
+    if not arns:
+        return []
+    role = f"arn:{p}:iam::{account}:role/{config.environment}_sagemaker_execution_role"
+    return [
+        {
+            "Sid": "ManagedPoliciesExist",
+            "Effect": "Allow",
+            "Action": "iam:GetPolicy",
+            "Resource": arns,
+        },
+        {
+            "Sid": "AttachManagedPolicies",
+            "Effect": "Allow",
+            "Action": "iam:AttachRolePolicy",
+            "Resource": role,
+            "Condition": {"ArnEquals": {"iam:PolicyARN": arns}},
+        },
+    ]
 
 
 def _bucket_statements(config: StackConfig, p: str) -> list[dict[str, Any]]:

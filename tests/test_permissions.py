@@ -210,3 +210,30 @@ def test_a_kms_stack_is_allowed_every_call(harness: Any) -> None:
         assert kms_requests == {"kms:DescribeKey", "kms:GenerateDataKey"}
         denied = [r.action for r in requests if evaluate(r, [policy]) is not Decision.ALLOW]
         assert denied == []
+
+
+def test_managed_policies_are_read_and_attached_only_as_configured(harness: Any) -> None:
+    from provisioner.config import load_config
+    from provisioner.permissions import deployer_policy
+
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}  # fmt: skip
+    arn = harness.clients("iam").create_policy(
+        PolicyName="team-extra", PolicyDocument=json.dumps(document)
+    )["Policy"]["Arn"]
+    harness.write_config(f'managed_policy_arns = ["{arn}"]\navailability_zones = 1\n')
+    recording = Recording()
+    recording.attach(harness.clients)
+    harness.up()
+    policy = deployer_policy(load_config(None, cwd=harness.workdir), ACCOUNT)
+    translator = Translator(ACCOUNT, REGION)
+    requests = [r for c in recording.calls if c.error is None for r in translator.requests(c)]
+    assert {"iam:GetPolicy", "iam:AttachRolePolicy"} <= {r.action for r in requests}
+    assert [r.action for r in requests if evaluate(r, [policy]) is not Decision.ALLOW] == []
+    role = f"arn:aws:iam::{ACCOUNT}:role/dev_sagemaker_execution_role"
+    other = request(
+        "iam:AttachRolePolicy",
+        [("role", role)],
+        {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"},
+    )
+    assert evaluate(other, [policy]) is Decision.IMPLICIT_DENY

@@ -286,6 +286,9 @@ class Translator:
     # IAM, CloudWatch Logs, RDS: resources named in the parameters.
 
     def _iam(self, call: Call) -> Iterator[Request]:
+        if call.operation == "GetPolicy":
+            yield self._request("iam:GetPolicy", [("policy", call.params["PolicyArn"])])
+            return
         role = f"arn:{self.partition}:iam::{self.account}:role/{call.params['RoleName']}"
         context = {}
         if call.operation == "AttachRolePolicy":
