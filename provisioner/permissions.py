@@ -21,6 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner import keys
+from provisioner.blueprint.flow_logs import role_name_of
+from provisioner.blueprint.sagemaker_role import role_name
 from provisioner.config import StackConfig
 from provisioner.engine.contract import KEY_TAG, STACK_TAG
 
@@ -183,6 +185,8 @@ def deployer_policy(
     ec2 = f"arn:{p}:ec2:{region}:{account}"
     in_region = {"StringEquals": {"aws:RequestedRegion": region}}
     stack_tag = {f"aws:ResourceTag/{STACK_TAG}": env}
+    flow_role = f"arn:{p}:iam::{account}:role/{role_name_of(config)}"
+    sagemaker_role = f"arn:{p}:iam::{account}:role/{role_name(config)}"
     statements: list[dict[str, Any]] = [
         {
             "Sid": "Ec2Read",
@@ -256,17 +260,14 @@ def deployer_policy(
             "Sid": "Roles",
             "Effect": "Allow",
             "Action": _actions("iam", ROLE_ACTIONS),
-            "Resource": [
-                f"arn:{p}:iam::{account}:role/{env}-vpc-flow-logs",
-                f"arn:{p}:iam::{account}:role/{env}_sagemaker_execution_role",
-            ],
+            "Resource": [flow_role, sagemaker_role],
         },
         *_managed_policy_statements(config, account, p),
         {
             "Sid": "PassFlowLogRole",
             "Effect": "Allow",
             "Action": "iam:PassRole",
-            "Resource": f"arn:{p}:iam::{account}:role/{env}-vpc-flow-logs",
+            "Resource": flow_role,
             "Condition": {"StringEquals": {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"}},
         },
         {
@@ -275,7 +276,7 @@ def deployer_policy(
             "Action": "iam:PassRole",
             # Not smprov's own call: whoever starts training jobs with `output --format
             # sagemaker` passes the role (the acceptance suite does).
-            "Resource": f"arn:{p}:iam::{account}:role/{env}_sagemaker_execution_role",
+            "Resource": sagemaker_role,
             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         },
         {
@@ -332,7 +333,7 @@ def _managed_policy_statements(config: StackConfig, account: str, p: str) -> lis
     arns = sorted(config.managed_policy_arns)
     if not arns:
         return []
-    role = f"arn:{p}:iam::{account}:role/{config.environment}_sagemaker_execution_role"
+    role = f"arn:{p}:iam::{account}:role/{role_name(config)}"
     return [
         {
             "Sid": "ManagedPoliciesExist",

@@ -237,3 +237,21 @@ def test_managed_policies_are_read_and_attached_only_as_configured(harness: Any)
         {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"},
     )
     assert evaluate(other, [policy]) is Decision.IMPLICIT_DENY
+
+
+def test_configured_role_names_are_the_ones_granted(tmp_path: Path) -> None:
+    from provisioner.config import parse_config
+    from provisioner.permissions import deployer_policy
+
+    values = {"region": REGION, "sagemaker_role_name": "ml-exec", "flow_log_role_name": "fl-role"}
+    policy = deployer_policy(parse_config(values, base_dir=tmp_path, source="t"), ACCOUNT)
+    role = f"arn:aws:iam::{ACCOUNT}:role/"
+    passed = request(
+        "iam:PassRole",
+        [("role", role + "fl-role")],
+        {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"},
+    )
+    assert evaluate(passed, [policy]) is Decision.ALLOW
+    for name, allowed in (("ml-exec", True), ("dev_sagemaker_execution_role", False)):
+        decision = evaluate(request("iam:PutRolePolicy", [("role", role + name)]), [policy])
+        assert (decision is Decision.ALLOW) is allowed, name
