@@ -326,6 +326,13 @@ def read_state(stack: Stack) -> StateDocument | None:
     return doc
 
 
+def intended_of(doc: StateDocument | None) -> dict[str, tuple[str, str]]:
+    """Unfinished creates of name-keyed resources: key -> (kind, the name asked for)."""
+    if doc is None:
+        return {}
+    return {key: (i.kind, i.name) for key, i in doc.intents.items() if i.name}
+
+
 def recorded_of(doc: StateDocument | None) -> dict[str, Recorded]:
     if doc is None:
         return {}
@@ -388,7 +395,13 @@ def read_live(
     """What AWS has of the blueprint and of the state, by key. With ``owned`` (every command
     but ``import``), a stack with resources made under another state is refused here, before
     any change (``engine.ownership``)."""
-    found = refresh(stack.ctx(teardown=teardown), stack.kinds, bp.desired, recorded_of(doc))
+    found = refresh(
+        stack.ctx(teardown=teardown),
+        stack.kinds,
+        bp.desired,
+        recorded_of(doc),
+        intended=intended_of(doc),
+    )
     if owned:
         check_owner(stack, doc, found)
     return found
@@ -469,6 +482,7 @@ def execute(
             stack.kinds,
             lineage=doc.lineage,
             intents={k: i.token for k, i in doc.intents.items()},
+            intended={k: name for k, (_kind, name) in intended_of(doc).items()},
             serial=lambda: recorder.serial,
             on_event=on_event,
             cancel=cancel,

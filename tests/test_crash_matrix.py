@@ -55,6 +55,7 @@ from provisioner.engine.executor import ApplyReport
 from provisioner.engine.planner import Plan
 from provisioner.store.backend import StateBackend
 from provisioner.store.document import StateDocument
+from provisioner.store.local import LocalBackend
 
 REGION = "us-east-1"
 ENV = "dev"
@@ -515,3 +516,89 @@ def test_a_real_sigkill_converges_like_the_model(aws_env: None, tmp_path: Path) 
         assert [i.name for i in stack_items(clients, baseline)] == []
     finally:
         server.stop()
+
+
+# -- name-keyed creates: the intent's name is the resource's identity --------------------------
+
+#: Creates of resources AWS keys by name (no ClientToken, and no tag filter on their reads).
+NAME_KEYED_CREATES = ("CreateBucket", "CreateRole", "CreateLogGroup", "CreateDBSubnetGroup")
+
+
+def strip_tags(clients: Clients, kind: str, name: str) -> None:
+    """Leave the resource a killed create made without tags: what an emulator that drops
+    create-time tags leaves, or a create AWS applied before tagging."""
+    if kind == "bucket":
+        clients("s3").delete_bucket_tagging(Bucket=name)
+    elif kind == "iam_role":
+        iam = clients("iam")
+        tags = iam.list_role_tags(RoleName=name)["Tags"]
+        iam.untag_role(RoleName=name, TagKeys=[t["Key"] for t in tags])
+    elif kind == "log_group":
+        logs = clients("logs")
+        arn = f"arn:aws:logs:{REGION}:123456789012:log-group:{name}"
+        tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+        logs.untag_resource(resourceArn=arn, tagKeys=list(tags))
+    elif kind == "db_subnet_group":
+        rds = clients("rds")
+        arn = f"arn:aws:rds:{REGION}:123456789012:subgrp:{name}"
+        tags = rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+        rds.remove_tags_from_resource(ResourceName=arn, TagKeys=[t["Key"] for t in tags])
+    else:
+        raise AssertionError(f"not a name-keyed kind: {kind}")
+
+
+def name_keyed_points() -> list[int]:
+    return [n for n, op in enumerate(cold_up_calls(), start=1) if op in NAME_KEYED_CREATES]
+
+
+def kill_leaving_an_untagged_resource(account: Account, workdir: Path, crash_point: int) -> str:
+    """Kill right after a name-keyed create and strip the new resource's tags; returns its
+    key. The state holds the create's intent, with the name it asked for."""
+    account.switch = KillSwitch(after=crash_point)
+    with pytest.raises(Killed):
+        run(account, workdir)
+    doc = LocalBackend(workdir / "state" / f"{ENV}.json").read()
+    assert doc is not None
+    named = {key: intent for key, intent in doc.intents.items() if intent.name}
+    assert len(named) == 1, doc.intents  # the create just killed
+    [(key, intent)] = named.items()
+    account.switch = KillSwitch()  # the test's own calls, not the dead run's
+    strip_tags(account.clients, intent.kind, intent.name or "")
+    return key
+
+
+@pytest.mark.parametrize(
+    "name_point",
+    name_keyed_points(),
+    ids=lambda n: f"{n:02d}-{cold_up_calls()[n - 1]}",
+)
+def test_an_untagged_name_keyed_resource_of_an_intent_is_adopted(
+    account: Account, tmp_path: Path, name_point: int
+) -> None:
+    """A bucket (role, log group, DB subnet group) the killed create made carries no tags: the
+    name the state's intent recorded, owned by this account, makes it ours. The next `up`
+    adopts and tags it; nothing is made twice, nothing leaks."""
+    (tmp_path / "smprov.toml").write_text(CONFIG)
+    with fresh_account(account) as baseline:
+        kill_leaving_an_untagged_resource(account, tmp_path, name_point)
+        converge_and_destroy(account, tmp_path, baseline)
+
+
+@pytest.mark.parametrize(
+    "name_point",
+    name_keyed_points(),
+    ids=lambda n: f"{n:02d}-{cold_up_calls()[n - 1]}",
+)
+def test_down_removes_an_untagged_name_keyed_resource_known_only_by_its_intent(
+    account: Account, tmp_path: Path, name_point: int
+) -> None:
+    (tmp_path / "smprov.toml").write_text(CONFIG)
+    with fresh_account(account) as baseline:
+        kill_leaving_an_untagged_resource(account, tmp_path, name_point)
+        account.switch = KillSwitch()
+        _plan, report, final = run(
+            account, tmp_path, ops.plan_down, delete_data=True, delete_logs=True
+        )
+        assert report.ok, [(node, r.message) for node, r in report.failed]
+        assert final.resources == {} and final.intents == {}
+        assert [i.name for i in stack_items(account.clients, baseline)] == []

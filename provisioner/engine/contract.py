@@ -153,6 +153,9 @@ class ReadItem:
     #: The attributes the state recorded for it: what only smprov knows (e.g. the object
     #: versions it wrote), which a kind carries into the Live it reads.
     recorded: Mapping[str, Any] | None = None
+    #: The name an unfinished create asked for (its intent, for name-keyed kinds): a resource
+    #: of the account with that name is the one that create made, tagged or not.
+    intended: str | None = None
 
 
 class Kind:
@@ -171,6 +174,9 @@ class Kind:
     #: Whether ``read`` needs no ids of other kinds (EC2 kinds read by the stack tag, name-keyed
     #: kinds by a name known from the config): such kinds are all read in the first wave.
     reads_independently: ClassVar[bool] = False
+    #: The spec field holding the name AWS keys it by (name-keyed kinds: bucket, role, log
+    #: group, DB subnet group): recorded with a create's intent.
+    name_field: ClassVar[str | None] = None
     #: What the plan calls this kind in its output ("subnet", "NAT gateway").
     label: ClassVar[str] = ""
     #: AWS's typical seconds until a new one is usable / a deleted one is gone (NAT gateways:
@@ -265,8 +271,11 @@ class PutKind(Kind):
 
 def wanted_name(item: ReadItem, resolve: Resolver, field: str = "name") -> str | None:
     """For name-keyed kinds (roles, buckets): the recorded name first -- so a renamed resource
-    plans as a replacement, not as a second one beside an orphan -- else the desired name."""
-    name = item.id or (resolve(item.spec[field]) if item.spec is not None else None)
+    plans as a replacement, not as a second one beside an orphan -- then the name an unfinished
+    create asked for (its intent), else the desired name."""
+    name = item.id or item.intended
+    if not name and item.spec is not None:
+        name = resolve(item.spec[field])
     return name if isinstance(name, str) and name else None
 
 

@@ -29,7 +29,7 @@ class Recorder(Protocol):
         self, key: str, kind: str, id: str, attrs: Mapping[str, Any], depends_on: list[str]
     ) -> None: ...
     def forget(self, key: str, *, wait: bool = True) -> None: ...
-    def intend(self, key: str, kind: str, token: str) -> None: ...
+    def intend(self, key: str, kind: str, token: str, name: str | None = None) -> None: ...
 
 
 @dataclass
@@ -75,6 +75,7 @@ def apply(
     *,
     lineage: str,
     intents: Mapping[str, str] | None = None,
+    intended: Mapping[str, str] | None = None,
     serial: Callable[[], int] = lambda: 0,
     on_event: Callable[[StepEvent], None] | None = None,
     cancel: threading.Event | None = None,
@@ -84,6 +85,7 @@ def apply(
     graph = plan.graph
     steps = plan.step_by_key
     intents = dict(intents or {})
+    intended = dict(intended or {})
     report = ApplyReport()
     parallelism = max(1, ctx.parallelism)
 
@@ -138,10 +140,13 @@ def apply(
                 "updated " + ", ".join(c.path for c in changes) if changes else "adopted into state"
             )
         else:
-            live = _adopt_after_crash(sctx, kind, key, desired.spec, intents, current_lookup)
+            live = _adopt_after_crash(
+                sctx, kind, key, desired.spec, intents, intended.get(key), current_lookup
+            )
             if live is None:
                 token = intents.get(key) or client_token(lineage, key, serial())
-                recorder.intend(key, step.kind, token)
+                name = spec.get(kind.name_field) if kind.name_field else None
+                recorder.intend(key, step.kind, token, name if isinstance(name, str) else None)
                 note("creating")
                 live = kind.create(sctx, key, spec, token)
             message = f"created {live.id}"
@@ -257,6 +262,7 @@ def _adopt_after_crash(
     key: str,
     raw_spec: Mapping[str, Any],
     intents: Mapping[str, str],
+    intended: str | None,
     lookup: Callable[[], dict[str, Live | None]],
 ) -> Live | None:
     """A create that an earlier run started (its intent is in the state) may have happened even
@@ -265,5 +271,6 @@ def _adopt_after_crash(
     if key not in intents or kind.uses_token():
         return None
     current = lookup()
-    found = kind.read(ctx, [ReadItem(key, None, raw_spec)], lambda v: resolve(v, current))
+    item = ReadItem(key, None, raw_spec, intended=intended)
+    found = kind.read(ctx, [item], lambda v: resolve(v, current))
     return found.get(key)

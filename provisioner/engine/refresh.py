@@ -56,18 +56,27 @@ def refresh(
     kinds: Mapping[str, Kind],
     desired: Sequence[Desired],
     recorded: Mapping[str, Recorded],
+    *,
+    intended: Mapping[str, tuple[str, str]] | None = None,
 ) -> Refreshed:
-    """Read every kind the blueprint or the state mentions; return what is live, by key."""
+    """Read every kind the blueprint or the state mentions; return what is live, by key.
+    ``intended`` maps the keys of unfinished name-keyed creates to (kind, name asked for)."""
+    intended = intended or {}
     items: dict[str, list[ReadItem]] = {}
     for d in desired:
         rec = recorded.get(d.key)
+        name = intended[d.key][1] if d.key in intended else None
         items.setdefault(d.kind, []).append(
-            ReadItem(d.key, rec.id if rec else None, d.spec, rec.attrs if rec else None)
+            ReadItem(d.key, rec.id if rec else None, d.spec, rec.attrs if rec else None, name)
         )
     desired_keys = {d.key for d in desired}
     for key, rec in recorded.items():
         if key not in desired_keys:
             items.setdefault(rec.kind, []).append(ReadItem(key, rec.id, None, rec.attrs))
+    for key, (kind, name) in intended.items():
+        if key not in desired_keys and key not in recorded:
+            # A create the blueprint no longer wants: found by the name it asked for.
+            items.setdefault(kind, []).append(ReadItem(key, None, None, intended=name))
     unknown = sorted(k for k in items if k not in kinds)
     if unknown:
         raise SmprovError(

@@ -74,6 +74,7 @@ class Bucket(Kind):
     name = "bucket"
     reads_independently = True  # by its name (configured or kept in the state)
     label = "S3 bucket"
+    name_field = "name"
     replace_on = frozenset({"name", "region"})
     retains_data = True
 
@@ -87,7 +88,8 @@ class Bucket(Kind):
         if name is None:
             return None
         live = self._read_bucket(ctx, name, recorded=item.id == name)
-        if live is not None and item.id is None and not self._ours(live, item.key, ctx):
+        mine = item.id is not None or item.intended == name  # HeadBucket checked the owner
+        if live is not None and not mine and not self._ours(live, item.key, ctx):
             live = None  # someone's bucket of that name: create reports the conflict
         return live
 

@@ -25,6 +25,7 @@ class DbSubnetGroup(Kind):
     name = "db_subnet_group"
     reads_independently = True  # by its configured name
     label = "DB subnet group"
+    name_field = "name"
     replace_on = frozenset({"name"})
     unordered = frozenset({"subnet_ids"})
 
@@ -36,6 +37,8 @@ class DbSubnetGroup(Kind):
                 wanted[name.lower()] = item.key
             if item.id:
                 wanted.setdefault(item.id.lower(), item.key)
+            if item.intended:
+                wanted.setdefault(item.intended.lower(), item.key)
         if not wanted:
             return {}
         rds = ctx.client("rds")
@@ -59,6 +62,8 @@ class DbSubnetGroup(Kind):
             describe_all, {arn: lambda a=arn: tags_of(a) for arn in guessed}
         )
         recorded = {item.id.lower() for item in items if item.id}
+        # A group a create of ours asked for (its intent) is ours, tagged or not.
+        recorded |= {item.intended.lower() for item in items if item.intended}
         out: dict[str, Live] = {}
         for raw in raws:
             name = raw["DBSubnetGroupName"].lower()

@@ -79,6 +79,7 @@ class IamRole(Kind):
     name = "iam_role"
     reads_independently = True  # by its configured name
     label = "IAM role"
+    name_field = "name"
     replace_on = frozenset({"name", "path"})
     unordered = frozenset({"managed_policy_arns"})
 
@@ -97,8 +98,13 @@ class IamRole(Kind):
         if live is None:
             return None
         # A role of that name that is not ours is never adopted: creating it then fails
-        # with a message naming the conflict instead of taking over someone's role.
-        if recorded or (live.get("tags") or {}).get(STACK_TAG) == ctx.stack:
+        # with a message naming the conflict instead of taking over someone's role. Ours: the
+        # state records it, a create of ours asked for that name (its intent), or its tags.
+        if (
+            recorded
+            or name == item.intended
+            or (live.get("tags") or {}).get(STACK_TAG) == ctx.stack
+        ):
             return live
         return None
 

@@ -24,6 +24,7 @@ KEPT = "it holds flow-log data (smprov down --delete-logs deletes it)"
 class LogGroup(Kind):
     name = "log_group"
     label = "log group"
+    name_field = "name"
     replace_on = frozenset({"name"})
     retains_data = True
 
@@ -34,6 +35,8 @@ class LogGroup(Kind):
             desired = resolve(item.spec.get("name")) if item.spec is not None else None
             if isinstance(desired, str):
                 names.append(desired)
+            if item.intended:  # a create of ours that may have happened
+                names.append(item.intended)
             if item.id:
                 # Also when the desired name is not known: its VPC is gone (a `down` kept this
                 # group). `down --delete-logs` must still find it; `up` replaces it with the

@@ -59,6 +59,8 @@ TOP_FIELDS = (
 )
 RESOURCE_FIELDS = ("kind", "id", "attrs", "depends_on", "created_at", "updated_at")
 INTENT_FIELDS = ("kind", "token", "started_at")
+#: Intent fields a state may lack (written by an older smprov, or not applicable).
+INTENT_OPTIONAL = ("name",)
 
 DAMAGED_HINT = (
     "smprov never overwrites a damaged state file: fix it by hand, or move it away and run "
@@ -110,14 +112,21 @@ class ResourceRecord:
 
 @dataclass(frozen=True)
 class Intent:
-    """A create that was started but not yet recorded: the next run looks for it by token/tags."""
+    """A create that was started but not yet recorded: the next run looks for it by token/tags
+    or, for a name-keyed resource (bucket, role, log group, DB subnet group), by ``name``."""
 
     kind: str
     token: str
     started_at: str
+    #: The name the create asked for (name-keyed kinds): a resource of this account with that
+    #: name is the one this create made, tags or not.
+    name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "token": self.token, "started_at": self.started_at}
+        out = {"kind": self.kind, "token": self.token, "started_at": self.started_at}
+        if self.name is not None:
+            out["name"] = self.name
+        return out
 
 
 @dataclass
@@ -203,14 +212,19 @@ class StateDocument:
         self.resources.pop(key, None)
         self.intents.pop(key, None)
 
-    def put_intent(self, key: str, kind: str, token: str, now: str) -> Intent:
-        """Note that a create of ``key`` is about to start with client token ``token``."""
+    def put_intent(
+        self, key: str, kind: str, token: str, now: str, name: str | None = None
+    ) -> Intent:
+        """Note that a create of ``key`` is about to start with client token ``token`` (and,
+        for a name-keyed resource, the ``name`` it asks for)."""
         _require_key(key)
         _require(kind, KIND_PATTERN, "kind")
         if not isinstance(token, str) or not token:
             raise ValueError(f"intent {key}: token must be a non-empty string")
         _require(now, TIMESTAMP_PATTERN, "timestamp")
-        intent = Intent(kind=kind, token=token, started_at=now)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"intent {key}: name must be a non-empty string")
+        intent = Intent(kind=kind, token=token, started_at=now, name=name)
         self.intents[key] = intent
         return intent
 
@@ -355,7 +369,9 @@ class StateDocument:
                 for key, r in data["resources"].items()
             },
             intents={
-                key: Intent(kind=i["kind"], token=i["token"], started_at=i["started_at"])
+                key: Intent(
+                    kind=i["kind"], token=i["token"], started_at=i["started_at"], name=i.get("name")
+                )
                 for key, i in data["intents"].items()
             },
             data=dict(data["data"]),
@@ -453,10 +469,12 @@ def _check_intent(value: Any, path: str, problems: list[str]) -> None:
     if not isinstance(value, dict):
         problems.append(f"{path} must be an object")
         return
-    _check_fields(value, path, INTENT_FIELDS, problems)
+    _check_fields(value, path, INTENT_FIELDS, problems, optional=INTENT_OPTIONAL)
     _check_str(value, "kind", path, problems, KIND_PATTERN, "a lowercase kind name")
     _check_str(value, "token", path, problems)
     _check_str(value, "started_at", path, problems, TIMESTAMP_PATTERN, _TIME_WHAT)
+    if "name" in value:
+        _check_str(value, "name", path, problems)
 
 
 def _check_data_value(value: Any, path: str, problems: list[str]) -> None:
@@ -468,11 +486,20 @@ _TIME_WHAT = "an ISO-8601 UTC time like 2026-11-25T17:00:00Z"
 
 
 def _check_fields(
-    obj: dict[str, Any], path: str, known: tuple[str, ...], problems: list[str]
+    obj: dict[str, Any],
+    path: str,
+    known: tuple[str, ...],
+    problems: list[str],
+    *,
+    optional: tuple[str, ...] = (),
 ) -> None:
     prefix = f"{path}." if path else ""
     problems.extend(f"{prefix}{name} is missing" for name in known if name not in obj)
-    problems.extend(f"{prefix}{name} is not a known field" for name in obj if name not in known)
+    problems.extend(
+        f"{prefix}{name} is not a known field"
+        for name in obj
+        if name not in known and name not in optional
+    )
 
 
 def _check_str(

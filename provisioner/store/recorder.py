@@ -74,9 +74,10 @@ class Recorder:
         ``wait=False`` the write happens in the background (see the module docstring)."""
         self._change(lambda doc, _now: doc.drop_resource(key), wait=wait)
 
-    def intend(self, key: str, kind: str, token: str) -> None:
-        """A create is about to start with this client token; written before the AWS call."""
-        self._change(lambda doc, now: doc.put_intent(key, kind, token, now))
+    def intend(self, key: str, kind: str, token: str, name: str | None = None) -> None:
+        """A create is about to start with this client token (and, for a name-keyed resource,
+        this name); written before the AWS call."""
+        self._change(lambda doc, now: doc.put_intent(key, kind, token, now, name))
 
     def clear_intent(self, key: str) -> None:
         """The create did not happen after all (it failed before AWS made anything)."""

@@ -31,7 +31,7 @@ class FakeRecorder:
         with self.lock:
             self.events.append(("forget", key))
 
-    def intend(self, key: str, kind: str, token: str) -> None:
+    def intend(self, key: str, kind: str, token: str, name: str | None = None) -> None:
         with self.lock:
             self.events.append(("intend", key))
 

@@ -73,7 +73,7 @@ class MemoryRecorder:
         self.attrs.pop(key, None)
         self.intents.pop(key, None)
 
-    def intend(self, key: str, kind: str, token: str) -> None:
+    def intend(self, key: str, kind: str, token: str, name: str | None = None) -> None:
         self.intents[key] = token
 
 

@@ -29,6 +29,7 @@ def base() -> dict[str, Any]:
     doc.put_resource("vpc", "vpc", "vpc-0abc", {"cidr": "10.0.0.0/16", "tags": []}, [], T0)
     doc.put_resource("subnet.private.us-east-1a", "subnet", "subnet-1", {}, ["vpc"], T0)
     doc.put_intent("nat_gateway.us-east-1a", "nat_gateway", "tok-1", T0)
+    doc.put_intent("bucket", "bucket", "tok-2", T0, name="dev-sagemaker-x7f3k2ab")
     doc.put_data("bucket_suffix", "x7f3k2")
     return doc.to_dict()
 
@@ -111,6 +112,8 @@ BAD_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("intent missing token", remove(f"{INTENT}/token"), ".token is missing"),
     ("intent unknown field", change(f"{INTENT}/id", "nat-1"), ".id is not a known field"),
     ("intent bad time", change(f"{INTENT}/started_at", "now"), ".started_at must be an ISO-8601"),
+    ("intent name as number", change(f"{INTENT}/name", 7), ".name must be a string"),
+    ("intent empty name", change(f"{INTENT}/name", ""), ".name must not be empty"),
     ("data value as number", change("data/bucket_suffix", 7), "data.bucket_suffix must be a"),
     ("data key invalid", change("data/Suffix", "x"), "is not a valid key"),
     ("secret data name", change("data/api_secret", "x"), "looks like a credential"),
