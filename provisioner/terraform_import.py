@@ -66,6 +66,10 @@ class ImportResult:
 def import_from_terraform(
     options: ops.Options, source: str, *, handoff_path: Path | None = None
 ) -> ImportResult:
+    """Adopt the stack ``source`` records (see the module docstring for the order of things).
+    Every refusal is a SmprovError raised before the first write: exit 2 for what the input
+    says (format, a half-finished apply, region, an smprov.toml that differs), 1 for what AWS
+    says (another account, resources gone, a stack smprov already manages)."""
     cwd = options.cwd or Path.cwd()
     config_path = _config_path(options, cwd)
     existing = load_config(options.config_path, cwd=cwd) if config_path.exists() else None

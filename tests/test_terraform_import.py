@@ -432,6 +432,9 @@ def test_the_three_commands_import_plan_up(cli: Any, tmp_path: Path) -> None:
     assert "0 to replace, 0 to delete" in result.output
     assert cli("up", "--yes").exit_code == 0
     assert cli("plan", "--detailed-exitcode").exit_code == 0
+    outputs = json.loads(cli("output", "--json").stdout)
+    assert outputs["vpc_id"] == ids["vpc-ede2e3ec73c2f1fe1"]
+    assert outputs["sagemaker_role_name"] == "dev-sagemaker-execution-role"
 
 
 def test_the_command_speaks_json(cli: Any, tmp_path: Path) -> None:

@@ -132,8 +132,8 @@ def map_state(state: TfState) -> StackMap:
         raise UsageError(
             f"{state.source}: smprov cannot adopt this state:\n"
             + "\n".join(f"  - {p}" for p in problems),
-            hint="a state left by an apply that failed half-way: run `terraform apply` until it "
-            "succeeds, then import again",
+            hint="if an apply failed half-way, run `terraform apply` until it succeeds, then "
+            "import again; nothing was changed",
         )
     return mapper.result
 

@@ -89,9 +89,6 @@ class TfState:
     #: directory, taken to be the one holding SOURCE (the working directory for S3 or stdin).
     base_dir: Path = field(default_factory=Path.cwd)
 
-    def managed(self) -> Iterator[TfResource]:
-        return iter(self.resources)
-
 
 def parse_state(text: str | bytes, *, source: str, base_dir: Path | None = None) -> TfState:
     """A state file or ``terraform show -json`` output, told apart by their version fields."""
