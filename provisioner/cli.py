@@ -10,29 +10,122 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from provisioner.errors import SmprovError, UsageError
 
-app = typer.Typer(
+#: Exit codes (README "Exit codes"): 0 success, 1 an AWS or operation error, 2 a usage or
+#: configuration error, 3 changes present (`plan --detailed-exitcode`), 130 interrupted (Ctrl-C).
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CHANGES = 3
+EXIT_INTERRUPTED = 130
+
+#: Commands other tools have, and what smprov does instead (an unknown command names it).
+INSTEAD = {
+    "apply": "use `smprov up` (shows the plan, asks, applies)",
+    "destroy": "use `smprov down` (deletes the stack in dependency order)",
+    "init": "smprov needs no init: `smprov plan` shows what `smprov up` would make",
+    "validate": "use `smprov plan`: it checks the configuration first (exit 2 on a problem)",
+    "refresh": "use `smprov plan` (reads AWS, changes nothing) or `smprov import` (records "
+    "what exists in the state)",
+    "show": "use `smprov status` (what the state holds) or `smprov output` (the ids)",
+}
+
+
+def _flags_as_flags(params: list[Any]) -> list[Any]:
+    """typer 0.29 labels a flag ``<bool>`` in --help, as if it took a value (``--yes true`` is
+    refused): a flag is shown bare, as every CLI shows one."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_as_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_as_flags(super().get_params(ctx))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            instead = INSTEAD if ctx.parent is None else {}  # other tools' top-level commands
+            ctx.fail(_unknown_command(name, self.list_commands(ctx), instead))  # usage: exit 2
+        return super().resolve_command(ctx, args)
+
+
+def _unknown_command(name: str, known: list[str], instead: Mapping[str, str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, [*known, *instead], n=1)
+    if close and close[0] in known:
+        return f"no command {name!r}: did you mean `{close[0]}`?"
+    if close:
+        return f"no command {name!r}: {instead[close[0]]}"
+    return f"no command {name!r}: the commands are {', '.join(known)}"
+
+
+class _Typer(typer.Typer):
+    """Every command and group of smprov: flags shown as flags, -h as --help, and an unknown
+    command answered with the one to use."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", _Group)
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        kwargs.setdefault("no_args_is_help", True)
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _Typer(
     name="smprov",
     help="Provision the AWS network, storage and permissions for SageMaker training.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-local_app = typer.Typer(help="The embedded AWS emulator used by --local.", no_args_is_help=True)
+local_app = _Typer(help="The embedded AWS emulator used by --local.")
 app.add_typer(local_app, name="local")
-state_app = typer.Typer(
-    help="Copy a stack's state out of, or into, its configured backend.", no_args_is_help=True
-)
+state_app = _Typer(help="Copy a stack's state out of, or into, its configured backend.")
 app.add_typer(state_app, name="state")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from provisioner import __version__
+
+        typer.echo(f"smprov {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    _version_flag: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print smprov's version and exit.",
+            callback=_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Provision the AWS network, storage and permissions for SageMaker training."""
+
 
 ConfigOpt = Annotated[
     Path | None,
@@ -68,8 +161,6 @@ ParallelismOpt = Annotated[
     ),
 ]
 
-EXIT_CHANGES = 3
-
 
 @contextmanager
 def _errors(json_mode: bool = False) -> Iterator[None]:
@@ -87,7 +178,7 @@ def _errors(json_mode: bool = False) -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         render.err.print("[yellow]interrupted[/]")
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _options(
@@ -109,16 +200,29 @@ def _options(
     )
 
 
-def _confirm(question: str, yes: bool) -> None:
+def _confirm(question: str, yes: bool, *, verb: str) -> None:
+    """Ask on the terminal (``verb``: what --yes would do without asking). Ctrl-C at the
+    prompt is an interruption (exit 130) like anywhere else; an empty answer is no."""
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not _stdin_is_terminal():
         raise UsageError(
             f"{question} needs confirmation, and stdin is not a terminal",
-            hint="re-run with --yes to apply without asking",
+            hint=f"re-run with --yes to {verb} without asking",
         )
-    if not typer.confirm(question, default=False, err=True):
+    from provisioner import render
+
+    render.err.print(f"{question} [y/N]: ", end="", markup=False)
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
         raise SmprovError("cancelled: nothing was changed")
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
 @contextmanager
@@ -162,8 +266,8 @@ def _run_plan(
     with _interruptible() as cancel, sink.live():
         report, final = run(stack, plan, doc, on_event=sink, cancel=cancel, **flags)
     if not json_mode:
-        render.apply_summary(report, verb=verb)
-    return report, final
+        render.apply_summary(report, verb=verb, interrupted=cancel.is_set())
+    return report, final, cancel.is_set()
 
 
 @app.command()
@@ -174,7 +278,11 @@ def plan(
     json_out: JsonOpt = False,
     detailed_exitcode: Annotated[
         bool,
-        typer.Option("--detailed-exitcode", help="Exit 0: no changes, 3: changes, 1: error."),
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0: no changes, 3: changes, 1: an AWS or operation error, 2: a usage or "
+            "configuration error, 130: interrupted.",
+        ),
     ] = False,
     destroy: Annotated[bool, typer.Option("--destroy", help="Plan what `down` would do.")] = False,
     show_unchanged: Annotated[
@@ -187,7 +295,8 @@ def plan(
         from provisioner import render
         from provisioner import stack as ops
 
-        with ops.session(_options(config, state, local, teardown=destroy), "plan") as (stk, doc):
+        options = _options(config, state, local, teardown=destroy)
+        with _reading(), ops.session(options, "plan") as (stk, doc):
             the_plan, _ = (ops.plan_down if destroy else ops.plan_up)(stk, doc)
         if json_out:
             render.emit_json(render.plan_doc(the_plan, stk.config.environment))
@@ -221,20 +330,50 @@ def up(
         from provisioner import render
         from provisioner import stack as ops
 
-        with ops.session(_options(config, state, local, parallelism), "up") as (stk, doc):
+        reading = _reading()
+        with reading, ops.session(_options(config, state, local, parallelism), "up") as (stk, doc):
             the_plan, _ = ops.plan_up(stk, doc)
+            reading.stop()
             if not json_out:
                 render.plan_table(the_plan, title=f"stack {stk.config.environment}")
             if the_plan.is_empty:
                 if json_out:
                     render.emit_json(render.unchanged_doc(doc))
+                else:
+                    _up_ending(doc, stk.config, config, state, local)
                 return
             ops.check_replacements(the_plan, allow_replace, stk.kinds)
-            _confirm(f"Apply these changes to stack {stk.config.environment}?", yes)
-            report, final = _run_plan(
-                ops.execute, stk, the_plan, doc, json_mode=json_out, verb="up"
-            )
-        _finish(report, final, the_plan, json_out)
+            _confirm(f"Apply these changes to stack {stk.config.environment}?", yes, verb="apply")
+            run = _run_plan(ops.execute, stk, the_plan, doc, json_mode=json_out, verb="up")
+        _finish(*run, the_plan, json_out)
+        if not json_out:
+            _up_ending(run[1], stk.config, config, state, local)
+
+
+def _up_ending(doc: Any, cfg: Any, config: Path | None, state: str | None, local: bool) -> None:
+    from provisioner import render
+    from provisioner.outputs import outputs
+
+    render.up_ending(outputs(doc, cfg), _flags(config, state, local))
+
+
+def _flags(config: Path | None, state: str | None, local: bool) -> str:
+    """This run's --local, --config and --state, for the commands smprov suggests."""
+    import shlex
+
+    flags = " --local" if local else ""
+    if config is not None:
+        flags += f" --config {shlex.quote(str(config))}"
+    if state is not None:
+        flags += f" --state {shlex.quote(state)}"
+    return flags
+
+
+def _reading() -> Any:
+    """Progress after 2 s of reading AWS (a slow network or endpoint shows itself)."""
+    from provisioner import render
+
+    return render.Waiting("reading the stack from AWS")
 
 
 @app.command()
@@ -260,16 +399,18 @@ def down(
         from provisioner import stack as ops
 
         options = _options(config, state, local, parallelism, teardown=True)
-        with ops.session(options, "down") as (stk, doc):
+        reading = _reading()
+        with reading, ops.session(options, "down") as (stk, doc):
             the_plan, _ = ops.plan_down(stk, doc)
+            reading.stop()
             if not json_out:
                 render.plan_table(the_plan, title=f"destroy stack {stk.config.environment}")
             if the_plan.is_empty:
                 if json_out:
                     render.emit_json(render.unchanged_doc(doc))
                 return
-            _confirm(f"Delete stack {stk.config.environment}?", yes)
-            report, final = _run_plan(
+            _confirm(f"Delete stack {stk.config.environment}?", yes, verb="delete")
+            run = _run_plan(
                 ops.execute,
                 stk,
                 the_plan,
@@ -279,16 +420,18 @@ def down(
                 delete_data=delete_data,
                 delete_logs=delete_logs,
             )
-        _finish(report, final, the_plan, json_out)
+        _finish(*run, the_plan, json_out)
 
 
-def _finish(report: Any, final: Any, the_plan: Any, json_mode: bool) -> None:
+def _finish(report: Any, final: Any, interrupted: bool, the_plan: Any, json_mode: bool) -> None:
     from provisioner import render
 
     if json_mode:
         render.emit_json(render.apply_doc(report, final, the_plan))
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_ERROR)
 
 
 @app.command()
@@ -303,9 +446,10 @@ def status(
         from provisioner import render
         from provisioner import stack as ops
 
-        stk = ops.open_stack(_options(config, state, local))
-        doc = ops.read_state(stk)
-        the_plan, found = ops.plan_up(stk, doc)
+        with _reading():
+            stk = ops.open_stack(_options(config, state, local))
+            doc = ops.read_state(stk)
+            the_plan, found = ops.plan_up(stk, doc)
         rows = render.status_rows(doc, the_plan, found)
         if json_out:
             render.emit_json(render.status_doc(stk.backend.describe(), rows))
@@ -429,7 +573,7 @@ def import_(
             return
         if handoff is not None:
             raise UsageError("--handoff goes with --from-terraform")
-        with ops.session(_options(config, state, local), "import") as (stk, doc):
+        with _reading(), ops.session(_options(config, state, local), "import") as (stk, doc):
             done = ops.adopt_into_state(stk, doc)
         for former, keys in sorted(done.restamped.items(), key=lambda item: str(item[0])):
             owner = f"lineage {former}" if former else "no lineage"
@@ -545,7 +689,7 @@ def local_stop() -> None:
 
 @local_app.command("status")
 def local_status() -> None:
-    """Say whether the embedded emulator is running."""
+    """Say whether the embedded emulator is running (exit 0 only when it is)."""
     with _errors():
         from provisioner import local, render
 
@@ -554,6 +698,8 @@ def local_status() -> None:
             f"local emulator on {local.endpoint_url(local.local_port())} is "
             + ("running" if running else "not running")
         )
+        if not running:  # scripts can ask: `smprov local status || ...`
+            raise typer.Exit(EXIT_ERROR)
 
 
 def main() -> None:

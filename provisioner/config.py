@@ -39,6 +39,9 @@ SAMPLE_CSV: Final = Path(__file__).resolve().parent / "data" / "sample.csv"
 FALLBACK_REGION: Final = "us-east-1"
 """The region used when neither the file nor the AWS configuration chain names one."""
 
+SKIP_REGION_CHECK_ENV: Final = "SMPROV_SKIP_REGION_VALIDATION"
+"""Set to 1 to accept a region the installed botocore does not know yet (a newer region)."""
+
 MAX_ZONES: Final = 6
 """No AWS region has more availability zones than this."""
 
@@ -439,7 +442,51 @@ def _region(value: object, _: Path) -> str:
     text = _string(value)
     if not _REGION.fullmatch(text):
         raise _Invalid(f"{text!r}{origin} is not an AWS region name like us-east-1")
+    if os.environ.get(SKIP_REGION_CHECK_ENV, "").lower() in ("", "0", "false", "no"):
+        known = known_regions()
+        if known and text not in known:
+            close = difflib.get_close_matches(text, sorted(known), n=1)
+            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _Invalid(
+                f"{text!r}{origin} is not a region the installed botocore knows{suggestion}; "
+                f"for a region newer than botocore, upgrade it or set {SKIP_REGION_CHECK_ENV}=1"
+            )
     return text
+
+
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's own endpoint data (read offline, without
+    importing botocore); empty when the data cannot be found, so nothing is refused on a guess."""
+    global _known_regions
+    if _known_regions is None:
+        _known_regions = _read_regions()
+    return _known_regions
+
+
+_known_regions: frozenset[str] | None = None
+
+
+def _read_regions() -> frozenset[str]:
+    import gzip
+    import importlib.util
+    import json
+
+    spec = importlib.util.find_spec("botocore")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        data = Path(folder) / "data"
+        for name, opener in (("partitions.json", open), ("partitions.json.gz", gzip.open)):
+            try:
+                with opener(data / name, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+                    document = json.load(handle)
+            except (OSError, ValueError):
+                continue
+            return frozenset(
+                region
+                for partition in document.get("partitions", [])
+                for region in partition.get("regions", {})
+                if _REGION.fullmatch(region)  # not the "aws-global" pseudo-regions
+            )
+    return frozenset()
 
 
 def _default_region() -> tuple[str, str]:
@@ -708,7 +755,8 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "string",
         None,
         "AWS region. Absent: AWS_REGION, then the AWS configuration chain "
-        "(AWS_DEFAULT_REGION, profile), then us-east-1.",
+        "(AWS_DEFAULT_REGION, profile), then us-east-1. Checked against the regions the installed "
+        "botocore knows (SMPROV_SKIP_REGION_VALIDATION=1 accepts a newer one).",
         _region,
     ),
     ConfigKey(

@@ -159,10 +159,17 @@ class ProgressSink:
                 StepStatus.CANCELLED: "[yellow]-[/]",
             }.get(event.status, "")
             extra = f" ({event.elapsed:.1f}s)" if event.elapsed >= 1 else ""
-            self.console.print(f"{mark} {verb} {event.key}: {event.message}{extra}")
+            message = escape(step_message(event.key, event.phase, event.message))
+            self.console.print(f"{mark} {verb} {event.key}: {message}{extra}")
 
 
-def apply_summary(report: Any, *, verb: str) -> None:
+def step_message(key: str, phase: Phase, message: str) -> str:
+    """A step's message without the "apply KEY: " its error already carries (the line that
+    shows it names the step itself)."""
+    return message.removeprefix(f"{phase.value} {key}: ")
+
+
+def apply_summary(report: Any, *, verb: str, interrupted: bool = False) -> None:
     done = report.count(StepStatus.DONE)
     failed = report.failed
     skipped = report.count(StepStatus.SKIPPED)
@@ -170,14 +177,86 @@ def apply_summary(report: Any, *, verb: str) -> None:
     if not failed and not cancelled:
         err.print(f"[green]{verb} complete:[/] {done} step(s) done.")
         return
+    state = "interrupted" if interrupted else "incomplete"
     err.print(
-        f"[red]{verb} incomplete:[/] {done} done, {len(failed)} failed, {skipped} skipped, "
-        f"{cancelled} not started. The state records exactly what exists; run again to continue."
+        f"[red]{verb} {state}:[/] {done} done, {len(failed)} failed, {skipped} skipped, "
+        f"{cancelled} not started. The state records exactly what exists; run `smprov {verb}` "
+        "again to continue."
     )
     for (key, phase), result in failed:
-        err.print(f"[red]error:[/] {phase.value} {key}: {result.message}")
+        message = escape(step_message(key, phase, result.message))
+        err.print(f"[red]error:[/] {phase.value} {key}: {message}")
         if result.error is not None and result.error.hint:
-            err.print(f"  hint: {result.error.hint}")
+            err.print(f"  hint: {escape(result.error.hint)}")
+
+
+#: The outputs `up` ends with (all of them: `smprov output`).
+UP_OUTPUTS = (
+    "vpc_id",
+    "private_subnets",
+    "training_security_group_id",
+    "bucket_name",
+    "training_data_uri",
+    "sagemaker_role_arn",
+)
+
+
+def up_ending(values: Mapping[str, Any], flags: str = "") -> None:
+    """What `up` ends with, like `terraform apply`: the outputs a training job needs, and the
+    next step (``flags``: this run's --local, --config and --state, for the commands shown)."""
+    shown = {k: values[k] for k in UP_OUTPUTS if values.get(k) not in (None, [], "")}
+    if shown:
+        out.print("Outputs:")
+        outputs_text(shown, indent="  ")
+    out.print(
+        f"Next: `smprov output --format sagemaker{flags}` prints RoleArn, VpcConfig, "
+        f"InputDataConfig and OutputDataConfig for CreateTrainingJob (`smprov output{flags}` "
+        "lists every id).",
+        markup=False,
+    )
+
+
+class Waiting:
+    """Says on stderr what smprov is waiting for, once that has taken ``after`` seconds: a
+    spinner on a terminal, one line in a log. Nothing at all when the wait is short."""
+
+    after = 2.0
+
+    def __init__(self, text: str, console: Console | None = None) -> None:
+        self.text = text
+        self.console = console or err
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._status: Any = None
+        self._stopped = False
+
+    def __enter__(self) -> Waiting:
+        self._timer = threading.Timer(self.after, self._show)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def _show(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            if self.console.is_terminal:
+                self._status = self.console.status(self.text)
+                self._status.start()
+            else:
+                self.console.print(f"{self.text} ...", markup=False)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
 
 
 def status_table(rows: Sequence[Mapping[str, Any]]) -> None:
@@ -191,14 +270,14 @@ def status_table(rows: Sequence[Mapping[str, Any]]) -> None:
     out.print(table)
 
 
-def outputs_text(values: Mapping[str, Any]) -> None:
+def outputs_text(values: Mapping[str, Any], *, indent: str = "") -> None:
     width = max((len(k) for k in values), default=0)
     for key, value in values.items():
         if isinstance(value, list | tuple):
             value = ", ".join(str(v) for v in value)
         elif isinstance(value, Mapping):
             value = json.dumps(value, sort_keys=True)
-        out.print(f"{key.ljust(width)} = {value}")
+        out.print(f"{indent}{key.ljust(width)} = {value}", markup=False)
 
 
 # --- JSON documents (--json): shaped here, printed by emit_json ----------------------------------

@@ -10,6 +10,9 @@ from typer.testing import Result
 
 from tests.harness import Harness
 
+#: The terminal width CLI tests render at.
+WIDTH = 100
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _fast_emulator() -> None:
@@ -47,12 +50,16 @@ def moto(aws_env: None) -> Iterator[None]:
 
 @pytest.fixture
 def cli(moto: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """Runs `smprov ARGS` (typer's CliRunner) in a fresh working directory with no config file."""
+    """Runs `smprov ARGS` (typer's CliRunner) in a fresh working directory with no config file,
+    rendering through rich at 100 columns (a terminal as wide as the one issue 13 was tried in)."""
     from typer.testing import CliRunner
 
+    from provisioner import render
     from provisioner.cli import app
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", str(WIDTH))
+    monkeypatch.setattr(render.err, "width", WIDTH)
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:

@@ -717,3 +717,23 @@ def test_role_names_and_upload_csv_are_validated(tmp_path: Path) -> None:
     assert problems(tmp_path, csv_source=str(csv), upload_csv=False) == [
         "csv_source: given, but upload_csv = false uploads no CSV"
     ]
+
+
+def test_an_unknown_region_is_refused_offline_with_a_suggestion(tmp_path: Path) -> None:
+    problem = only_problem(tmp_path, "region", region="eu-wset-1")
+    assert "'eu-wset-1' is not a region the installed botocore knows" in problem
+    assert "did you mean 'eu-west-1'?" in problem
+
+
+def test_a_region_newer_than_botocore_is_accepted_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMPROV_SKIP_REGION_VALIDATION", "1")
+    assert parse(tmp_path, region="ap-future-9").region == "ap-future-9"
+
+
+def test_every_partition_s_regions_are_known() -> None:
+    from provisioner.config import known_regions
+
+    assert {"us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"} <= known_regions()
+    assert not any(region.endswith("-global") for region in known_regions())

@@ -303,3 +303,17 @@ def test_a_changed_csv_uploads_again_on_the_emulator(
         assert s3.get_bucket_policy(Bucket=bucket)["Policy"]  # still attached
     finally:
         local.stop()
+
+
+def test_local_status_exits_0_only_when_the_emulator_runs(port: int) -> None:
+    from typer.testing import CliRunner
+
+    from provisioner.cli import app
+
+    stopped = CliRunner().invoke(app, ["local", "status"])
+    assert stopped.exit_code == 1
+    assert f"127.0.0.1:{port} is not running" in stopped.output
+    local.ensure_running()
+    running = CliRunner().invoke(app, ["local", "status"])
+    assert running.exit_code == 0, running.output
+    assert "is running" in running.output

@@ -32,3 +32,54 @@ def test_every_cli_command_is_documented() -> None:
     assert {"plan", "up", "down", "status", "output"} <= set(names)
     for name in names:
         assert f"smprov {name}" in README, name
+
+
+def _cli_section() -> str:
+    return README.split("<!-- cli-table -->")[1].split("\n## ")[0]
+
+
+def _leaf_commands() -> list[tuple[str, object]]:
+    """Every runnable command as its words after `smprov` (`state pull`, `local stop`, ...)."""
+    import typer
+
+    found: list[tuple[str, object]] = []
+
+    def walk(prefix: str, command: object) -> None:
+        children = getattr(command, "commands", None)
+        if children:
+            for name, child in children.items():
+                walk(f"{prefix} {name}".strip(), child)
+        else:
+            found.append((prefix, command))
+
+    walk("", typer.main.get_command(app))
+    return found
+
+
+COMMON = {"--config", "-c", "--state", "--local", "--help", "-h"}
+
+
+def test_the_cli_table_lists_every_option_of_every_command() -> None:
+    """Each command's row names its options; the common ones are in the paragraph under it."""
+    section = _cli_section()
+    table, after = section.split("<!-- /cli-table -->")
+    rows = [line for line in table.splitlines() if line.startswith("| `smprov ")]
+    for words, command in _leaf_commands():
+        row = next((r for r in rows if f"smprov {words}" in r.split("|")[1]), None)
+        assert row is not None, f"`smprov {words}` has no row in README's CLI table"
+        for param in command.params:  # type: ignore[attr-defined]
+            for opt in [*param.opts, *param.secondary_opts]:
+                if not opt.startswith("-"):
+                    continue
+                where = after if opt in COMMON else row
+                assert any(f"{c}{opt}" in where for c in "`[ /"), (
+                    f"README does not document {opt} of `smprov {words}`"
+                )
+
+
+def test_readme_states_exit_codes_and_the_local_state_default() -> None:
+    section = _cli_section()
+    for code in ("`0` success", "`1` an AWS", "`2` a usage or configuration error", "`3` changes"):
+        assert code in section
+    assert "`130` interrupted" in section
+    assert "`state/local/<environment>.json` with\n`--local`" in section

@@ -3,6 +3,12 @@
 boto3 clients are thread-safe; sessions are not, so the session is only touched under a lock while
 a client is first built. Throttling and 5xx responses are retried by botocore's ``standard`` retry
 mode, configured here once: no kind writes its own retry loop for them.
+
+A connection that cannot be made is another matter: nothing listens there (a wrong
+AWS_ENDPOINT_URL, an emulator that is not running) or there is no route (no network, a proxy or
+firewall). Ten tries with a 10 s connect timeout made that half a minute of silence; such a
+request never reached AWS, so it gets a short connect timeout and two tries, and the error says
+so within seconds. Throttling keeps its ten.
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 MUTATING_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup")
+#: Seconds to wait for a TCP (and TLS) connection; a request that has one is never cut short by it.
+CONNECT_TIMEOUT = 2.0
+#: Tries of a request whose connection fails (botocore waits up to 1 s between them).
+CONNECT_ATTEMPTS = 2
 
 _loader_lock = threading.Lock()
 _loader: Any = None
@@ -44,7 +54,7 @@ class Clients:
         endpoint_url: str | None = None,
         credentials: dict[str, str] | None = None,
         max_attempts: int = 10,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = 60.0,
     ) -> None:
         import boto3
@@ -80,6 +90,9 @@ class Clients:
                 if self.endpoint_url:
                     kwargs["endpoint_url"] = self.endpoint_url
                 client = self._session.client(service, **kwargs)
+                # Before the standard retry handler of the service, so its False wins.
+                name = client.meta.service_model.service_id.hyphenize()
+                client.meta.events.register_first(f"needs-retry.{name}", _few_connect_tries)
                 for event, handler in self._hooks:
                     client.meta.events.register(event, handler)
                 self._clients[service] = client
@@ -94,3 +107,13 @@ class Clients:
             self._hooks.append((event, handler))
             for client in self._clients.values():
                 client.meta.events.register(event, handler)
+
+
+def _few_connect_tries(attempts: int, caught_exception: Exception | None = None, **_: Any) -> Any:
+    """No more retries once a connection failed ``CONNECT_ATTEMPTS`` times (None: the standard
+    retry mode decides, as for everything else)."""
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+    if isinstance(caught_exception, BotocoreConnectionError) and attempts >= CONNECT_ATTEMPTS:
+        return False
+    return None

@@ -35,6 +35,7 @@ def to_aws_error(exc: BaseException, doing: str) -> AwsError:
         NoCredentialsError,
         WaiterError,
     )
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
     if isinstance(exc, AwsError):
         return exc
@@ -53,6 +54,8 @@ def to_aws_error(exc: BaseException, doing: str) -> AwsError:
         reason = getattr(exc, "last_response", None) or {}
         detail = _waiter_detail(reason)
         return AwsError(f"{doing}: {exc}{detail}", code="WaiterError")
+    if isinstance(exc, BotocoreConnectionError):
+        return _unreachable(exc, doing)
     if isinstance(exc, BotoCoreError):
         return AwsError(f"{doing}: {exc}", code=type(exc).__name__)
     return AwsError(f"{doing}: {type(exc).__name__}: {exc}")
@@ -63,3 +66,29 @@ def _waiter_detail(response: dict[str, Any]) -> str:
         if item.get("FailureCode"):
             return f" ({item['FailureCode']}: {item.get('FailureMessage', '')})"
     return ""
+
+
+def _unreachable(exc: Exception, doing: str) -> AwsError:
+    """A connection that could not be made: where to, the likely cause, what to check."""
+    kwargs = getattr(exc, "kwargs", {}) or {}
+    url = str(kwargs.get("endpoint_url") or "the endpoint")
+    detail = str(kwargs.get("error") or exc)
+    if "Name or service not known" in detail or "resolve" in detail or "nodename" in detail:
+        cause = "its host name does not resolve (no network or DNS, or a wrong endpoint)"
+    elif "refused" in detail:
+        cause = "the connection was refused: nothing listens there"
+    elif "timed out" in detail.lower() or "timeout" in type(exc).__name__.lower():
+        cause = "no answer in time: no route to it (network, proxy or firewall)"
+    else:
+        cause = detail
+    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    if host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws")):
+        hint = "check the network connection, any proxy (HTTPS_PROXY) or firewall, and the region"
+    else:
+        hint = (
+            "this is not an AWS endpoint: check that it runs (`smprov local status` for --local, "
+            "on SMPROV_LOCAL_PORT), or unset AWS_ENDPOINT_URL to reach AWS itself"
+        )
+    return AwsError(
+        f"{doing}: cannot connect to {url}: {cause}", code=type(exc).__name__, hint=hint
+    )

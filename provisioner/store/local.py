@@ -96,8 +96,15 @@ class LocalBackend:
 
     @contextlib.contextmanager
     def lock(self, operation: str) -> Iterator[None]:
-        """Hold ``flock(LOCK_EX)`` on the lock file for the block; fail at once if it is held."""
+        """Hold ``flock(LOCK_EX)`` on the lock file for the block; fail at once if it is held.
+
+        The lock file is removed when the block ends (as are the folders made for it, while
+        empty): a read-only `plan` leaves nothing behind. A process that opened the old file
+        meanwhile finds it is no longer the lock file and opens the new one (``_acquire``)."""
         self.last_lock_note = None
+        made = [
+            d for d in (self.lock_path.parent, *self.lock_path.parent.parents) if not d.exists()
+        ]
         fd = self._acquire()
         try:
             previous = _read_holder(fd)
@@ -113,8 +120,15 @@ class LocalBackend:
                 yield
             finally:
                 _rewrite(fd, "")
+                with contextlib.suppress(OSError):
+                    os.unlink(self.lock_path)
         finally:
             os.close(fd)  # closing the last descriptor releases the flock
+            for folder in made:  # deepest first; one holding anything stays
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
     def _remove_stale_temp_files(self) -> None:
         """Temp files of this state left by a writer killed between create and rename: only a
@@ -180,11 +194,17 @@ class LocalBackend:
         return f"removed the lock on {self.path} held by {holder.describe()}"
 
     def _open_lock_file(self) -> int:
-        try:
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StateError(f"cannot open lock file {self.lock_path}: {exc.strerror}") from None
+        for _ in range(_ACQUIRE_ATTEMPTS):
+            try:
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                return os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except FileNotFoundError:
+                continue  # a releasing holder removed the empty folder in between: make it again
+            except OSError as exc:
+                raise StateError(
+                    f"cannot open lock file {self.lock_path}: {exc.strerror}"
+                ) from None
+        raise StateError(f"cannot open lock file {self.lock_path}: its folder keeps disappearing")
 
     def _locked_error(self, holder: LockInfo | None) -> LockError:
         who = holder.describe() if holder else "another process (holder not recorded yet)"

@@ -214,7 +214,8 @@ def test_lock_records_the_holder_and_clears_it_on_exit(path: Path) -> None:
         info = LockInfo.from_json(backend.lock_path.read_text())
         assert info is not None
         assert (info.pid, info.host, info.operation) == (os.getpid(), socket.gethostname(), "up")
-    assert backend.lock_path.read_text() == ""
+    assert not backend.lock_path.exists()  # nothing left behind
+    assert not path.parent.exists()  # nor the folder made for it
     assert backend.last_lock_note is None
     with backend.lock("down"):  # free again
         pass
@@ -284,12 +285,21 @@ def test_unlock_without_a_lock_says_so(path: Path) -> None:
     assert LocalBackend(path).unlock() == f"no lock on {path}: nothing to remove"
 
 
-def test_unlock_removes_a_released_lock_file(path: Path) -> None:
+def test_unlock_removes_an_unheld_lock_file(path: Path) -> None:
     backend = LocalBackend(path)
-    with backend.lock("up"):
-        pass
+    path.parent.mkdir(parents=True)
+    backend.lock_path.write_text("")  # left by a smprov older than the removal on release
     assert backend.unlock() == f"removed the unheld lock file {backend.lock_path}"
     assert not backend.lock_path.exists()
+
+
+def test_a_released_lock_keeps_a_folder_that_holds_the_state(path: Path) -> None:
+    backend = LocalBackend(path)
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")
+    with backend.lock("up"):
+        pass
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
 def test_unlock_breaks_a_lock_recorded_for_another_host(path: Path) -> None:

@@ -1,0 +1,58 @@
+"""aws/clients.py: an endpoint that cannot be reached fails within seconds with a message that
+says where and why; throttling keeps its ten tries."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from provisioner.aws.clients import CONNECT_ATTEMPTS, CONNECT_TIMEOUT, Clients
+from provisioner.aws.errors import to_aws_error
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: nothing listens
+
+
+def test_a_refused_connection_is_tried_twice_and_named(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda _self, _context: 0.0)
+    url = f"http://127.0.0.1:{_closed_port()}"
+    clients = Clients("us-east-1", endpoint_url=url)
+    sent: list[str] = []
+    clients.add_hook("before-send.*", lambda **kw: sent.append(kw["request"].url))
+    with pytest.raises(Exception) as raised:
+        clients("sts").get_caller_identity()
+    assert len(sent) == CONNECT_ATTEMPTS == 2
+    error = to_aws_error(raised.value, "identifying the AWS account")
+    assert error.message == (
+        f"identifying the AWS account: cannot connect to {url}/: the connection was refused: "
+        "nothing listens there"
+    )
+    assert "AWS_ENDPOINT_URL" in (error.hint or "")
+
+
+def test_connect_timeout_is_short_and_throttling_keeps_ten_tries(aws_env: None) -> None:
+    config: Any = Clients("us-east-1")("ec2").meta.config
+    assert config.connect_timeout == CONNECT_TIMEOUT <= 2.5
+    assert config.retries["total_max_attempts"] >= 10  # unchanged: throttling rides out bursts
+    assert config.read_timeout == 60  # a slow answer is not a missing route
+
+
+def test_an_unresolvable_aws_host_says_so() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    exc = EndpointConnectionError(
+        endpoint_url="https://ec2.us-east-1.amazonaws.com/",
+        error="Failed to resolve 'ec2.us-east-1.amazonaws.com' (Name or service not known)",
+    )
+    error = to_aws_error(exc, "listing availability zones")
+    assert "its host name does not resolve" in error.message
+    assert "HTTPS_PROXY" in (error.hint or "")
