@@ -64,6 +64,51 @@ def gateway_routes_follow_route_tables() -> None:
     EC2Backend.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
 
 
+def repeated_endpoint_deletes_do_nothing() -> None:
+    """moto 5.2 keeps a deleted VPC endpoint (state ``deleted``) and, asked to delete it again,
+    deletes its gateway routes again: the second DeleteVpcEndpoints fails (InvalidRoute.NotFound).
+    AWS reports an endpoint already gone as gone. A repeated delete is what botocore sends when
+    the first one's answer was lost, so the emulator answers it as AWS does."""
+    from moto.ec2.models import EC2Backend
+
+    delete = EC2Backend.delete_vpc_endpoints
+    if getattr(delete, "_smprov_once", False):
+        return
+
+    def delete_vpc_endpoints(self: Any, vpce_ids: list[str] | None = None) -> None:
+        live = [
+            vpce_id
+            for vpce_id in vpce_ids or []
+            if getattr(self.vpc_end_points.get(vpce_id), "state", None) != "deleted"
+        ]
+        delete(self, live)
+
+    delete_vpc_endpoints._smprov_once = True  # type: ignore[attr-defined]
+    EC2Backend.delete_vpc_endpoints = delete_vpc_endpoints  # type: ignore[method-assign]
+
+
+def db_subnet_group_names_are_unique() -> None:
+    """moto 5.2's CreateDBSubnetGroup silently replaces a group of the same name; AWS refuses
+    (DBSubnetGroupAlreadyExists), which is what keeps smprov from taking over someone's group
+    and what a create retried after a lost answer hears. The emulator refuses too."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+
+    create = RDSBackend.create_subnet_group
+    if getattr(create, "_smprov_unique", False):
+        return
+
+    def create_subnet_group(self: Any, subnet_name: str, *args: Any, **kwargs: Any) -> Any:
+        if subnet_name.lower() in {name.lower() for name in self.subnet_groups}:
+            raise RDSClientError(
+                "DBSubnetGroupAlreadyExists", f"DB subnet group '{subnet_name}' already exists"
+            )
+        return create(self, subnet_name, *args, **kwargs)
+
+    create_subnet_group._smprov_unique = True  # type: ignore[attr-defined]
+    RDSBackend.create_subnet_group = create_subnet_group  # type: ignore[method-assign]
+
+
 def speed_up() -> None:
     """moto 5.2 lists a response class's methods with ``inspect.getmembers`` on every request:
     about half of an in-process EC2 call. A class's methods never change, so the list is kept
@@ -128,6 +173,8 @@ def serialize_requests() -> None:
 def main(argv: list[str] | None = None) -> None:
     disable_bucket_policy_checks()
     gateway_routes_follow_route_tables()
+    repeated_endpoint_deletes_do_nothing()
+    db_subnet_group_names_are_unique()
     speed_up()
     serialize_requests()
     from moto.server import main as moto_main

@@ -56,3 +56,45 @@ def test_moto_keeps_its_answers_when_sped_up(moto: None) -> None:
     from moto.core import responses
 
     assert hasattr(responses.method_names_from_class, "cache_info")
+
+
+def test_a_db_subnet_group_name_is_taken_once(moto: None) -> None:
+    """AWS refuses a second group of a name (moto 5.2 replaced the first silently)."""
+    from botocore.exceptions import ClientError
+
+    clients = Clients("us-east-1")
+    ec2, rds = clients("ec2"), clients("rds")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in enumerate(("us-east-1a", "us-east-1b"))
+    ]
+    rds.create_db_subnet_group(
+        DBSubnetGroupName="dev", DBSubnetGroupDescription="first", SubnetIds=subnets
+    )
+    with pytest.raises(ClientError) as refused:
+        rds.create_db_subnet_group(
+            DBSubnetGroupName="DEV", DBSubnetGroupDescription="second", SubnetIds=subnets
+        )
+    assert refused.value.response["Error"]["Code"] == "DBSubnetGroupAlreadyExists"
+    [group] = rds.describe_db_subnet_groups(DBSubnetGroupName="dev")["DBSubnetGroups"]
+    assert group["DBSubnetGroupDescription"] == "first"
+
+
+def test_deleting_a_deleted_gateway_endpoint_again_does_nothing(moto: None) -> None:
+    """What botocore sends after a lost answer: AWS says nothing more (moto 5.2 failed deleting
+    the endpoint's routes a second time)."""
+    ec2 = Clients("us-east-1")("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName="com.amazonaws.us-east-1.s3",
+        VpcEndpointType="Gateway",
+        RouteTableIds=[table],
+    )["VpcEndpoint"]["VpcEndpointId"]
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    answer = ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    assert not answer.get("Unsuccessful")

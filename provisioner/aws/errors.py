@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from provisioner.errors import AwsError
@@ -92,3 +93,11 @@ def _unreachable(exc: Exception, doing: str) -> AwsError:
     return AwsError(
         f"{doing}: cannot connect to {url}: {cause}", code=type(exc).__name__, hint=hint
     )
+
+
+def was_retried(answer: Any) -> bool:
+    """Whether botocore sent the request more than once before this answer (or error): an
+    attempt whose answer was lost (a 5xx or a reset connection) may have taken effect."""
+    response = getattr(answer, "response", answer)
+    meta = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
+    return bool((meta or {}).get("RetryAttempts"))

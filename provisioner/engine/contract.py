@@ -269,6 +269,16 @@ class PutKind(Kind):
         return self.put(ctx, spec)
 
 
+def made_by_this_state(ctx: Ctx, tags: Mapping[str, str], key: str) -> bool:
+    """Whether a resource's tags say this state made it as ``key``: what a create whose answer
+    was lost left behind, found by a create that AWS answered "already exists"."""
+    return (
+        tags.get(STACK_TAG) == ctx.stack
+        and tags.get(KEY_TAG) == key
+        and tags.get(LINEAGE_TAG) == ctx.lineage
+    )
+
+
 def wanted_name(item: ReadItem, resolve: Resolver, field: str = "name") -> str | None:
     """For name-keyed kinds (roles, buckets): the recorded name first -- so a renamed resource
     plans as a replacement, not as a second one beside an orphan -- then the name an unfinished

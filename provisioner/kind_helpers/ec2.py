@@ -6,9 +6,17 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from provisioner.aws.errors import has_code
+from provisioner.aws.errors import has_code, was_retried
 from provisioner.aws.tags import compare_tags, tag_dict
-from provisioner.engine.contract import KEY_TAG, STACK_TAG, Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.contract import (
+    KEY_TAG,
+    LINEAGE_TAG,
+    STACK_TAG,
+    Ctx,
+    Kind,
+    ReadItem,
+    Resolver,
+)
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
 
@@ -177,6 +185,38 @@ class Ec2Kind(Kind):
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         return {key: self.to_live(raw) for key, raw in self.raw_by_key(ctx, items).items()}
+
+    def own_by_key(self, ctx: Ctx, key: str) -> list[dict[str, Any]]:
+        """The live resources tagged as this stack's ``key``, made under this run's lineage:
+        what a create whose answer was lost left behind (one describe, only on that path)."""
+        filters = [
+            *stack_filter(ctx),
+            {"Name": f"tag:{KEY_TAG}", "Values": [key]},
+            {"Name": f"tag:{LINEAGE_TAG}", "Values": [ctx.lineage or ""]},
+        ]
+        raws = describe_all(ctx, self.describe, self.result_key, **{self.filter_param: filters})
+        return [raw for raw in raws if not self.is_gone(raw)]
+
+    def adopt_on_conflict(self, ctx: Ctx, key: str, exc: Exception) -> dict[str, Any]:
+        """A create answered with a conflict (``InvalidSubnet.Conflict``,
+        ``InvalidGroup.Duplicate``): if its first attempt made the resource (the answer was
+        lost, botocore sent it again), that resource is tagged as ours: adopt it. Otherwise
+        the conflict is someone else's, and stands."""
+        found = self.own_by_key(ctx, key)
+        if not found:
+            raise exc
+        return found[0]
+
+    def drop_twins(self, ctx: Ctx, key: str, answer: Mapping[str, Any], kept: str) -> None:
+        """After a create botocore had to retry, delete any twin the lost first attempt made
+        (AWS enforces no uniqueness for VPCs, internet gateways, Elastic IPs, DHCP options):
+        found by its tags, it is new and nothing uses it. Free when there was no retry."""
+        if not was_retried(answer):
+            return
+        for raw in self.own_by_key(ctx, key):
+            if raw[self.id_field] != kept:
+                ctx.report(f"deleting {raw[self.id_field]}, made twice by a retried create")
+                self.delete(ctx, self.to_live(raw))
 
     def diff(self, live: Live, spec: Mapping[str, Any]) -> list[FieldChange]:
         changes = super().diff(live, spec)

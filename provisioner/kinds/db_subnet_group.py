@@ -12,8 +12,16 @@ from typing import Any
 
 from provisioner.aws.errors import has_code
 from provisioner.aws.tags import compare_tags, tag_dict, tag_list
-from provisioner.engine.contract import STACK_TAG, Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.contract import (
+    STACK_TAG,
+    Ctx,
+    Kind,
+    ReadItem,
+    Resolver,
+    made_by_this_state,
+)
 from provisioner.engine.model import FieldChange, Live
+from provisioner.errors import AwsError
 from provisioner.kind_helpers.ec2 import ignore_missing
 
 NOT_FOUND = ("DBSubnetGroupNotFoundFault",)
@@ -84,17 +92,42 @@ class DbSubnetGroup(Kind):
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         rds = ctx.client("rds")
-        raw = ctx.retry(
-            lambda: rds.create_db_subnet_group(
-                DBSubnetGroupName=spec["name"],
-                DBSubnetGroupDescription=spec["description"],
-                SubnetIds=list(spec["subnet_ids"]),
-                Tags=tag_list(spec["tags"]),
-            )["DBSubnetGroup"],
-            codes=CONSISTENCY,
-            what=f"creating DB subnet group {spec['name']}",
-        )
+        try:
+            raw = ctx.retry(
+                lambda: rds.create_db_subnet_group(
+                    DBSubnetGroupName=spec["name"],
+                    DBSubnetGroupDescription=spec["description"],
+                    SubnetIds=list(spec["subnet_ids"]),
+                    Tags=tag_list(spec["tags"]),
+                )["DBSubnetGroup"],
+                codes=CONSISTENCY,
+                what=f"creating DB subnet group {spec['name']}",
+            )
+        except Exception as exc:
+            if not has_code(exc, "DBSubnetGroupAlreadyExists"):
+                raise
+            return self._adopt_own(ctx, key, spec, exc)
         return _live(raw, raw.get("DBSubnetGroupArn") or "", dict(spec["tags"]))
+
+    def _adopt_own(self, ctx: Ctx, key: str, spec: Mapping[str, Any], exc: Exception) -> Live:
+        """ "Already exists": made by this create after all (its answer was lost and botocore
+        sent it again) when its tags say so; then it is adopted and brought to the spec.
+        Anyone else's group of that name is never taken over."""
+        rds = ctx.client("rds")
+        raws = rds.describe_db_subnet_groups(DBSubnetGroupName=spec["name"])["DBSubnetGroups"]
+        for raw in raws:
+            arn = raw.get("DBSubnetGroupArn") or ctx.arn("rds", f"subgrp:{spec['name'].lower()}")
+            tags = tag_dict(rds.list_tags_for_resource(ResourceName=arn).get("TagList", []))
+            if made_by_this_state(ctx, tags, key):
+                live = _live(raw, arn, tags)
+                changes = self.diff(live, spec)
+                return self.update(ctx, live, spec, changes) if changes else live
+        raise AwsError(
+            f"a DB subnet group named {spec['name']} already exists and is not part of stack "
+            f"{ctx.stack} (it has no smprov:stack={ctx.stack} tag of this state)",
+            code="DBSubnetGroupAlreadyExists",
+            hint="delete or rename that group, or choose another environment name",
+        ) from exc
 
     def update(
         self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]

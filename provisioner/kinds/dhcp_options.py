@@ -50,9 +50,11 @@ class DhcpOptions(Ec2Kind):
         conf = [{"Key": "domain-name-servers", "Values": list(spec["domain_name_servers"])}]
         if spec.get("domain_name"):
             conf.append({"Key": "domain-name", "Values": [spec["domain_name"]]})
-        raw = ec2.create_dhcp_options(
+        answer = ec2.create_dhcp_options(
             DhcpConfigurations=conf, TagSpecifications=tag_specs("dhcp-options", spec["tags"])
-        )["DhcpOptions"]
+        )
+        raw = answer["DhcpOptions"]
+        self.drop_twins(ctx, key, answer, raw["DhcpOptionsId"])
         live = self.to_live(raw)
         if live.get("tags") != dict(spec["tags"]):
             # AWS applies TagSpecifications and echoes them; moto 5.2 drops them. Only then is

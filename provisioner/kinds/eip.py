@@ -36,6 +36,7 @@ class ElasticIp(Ec2Kind):
         raw = ctx.client("ec2").allocate_address(
             Domain=spec["domain"], TagSpecifications=tag_specs("elastic-ip", spec["tags"])
         )
+        self.drop_twins(ctx, key, raw, raw["AllocationId"])
         return Live(
             raw["AllocationId"],
             {

@@ -15,7 +15,15 @@ from typing import Any
 
 from provisioner.aws.errors import has_code
 from provisioner.aws.tags import compare_tags, tag_dict, tag_list
-from provisioner.engine.contract import STACK_TAG, Ctx, Kind, ReadItem, Resolver, wanted_name
+from provisioner.engine.contract import (
+    STACK_TAG,
+    Ctx,
+    Kind,
+    ReadItem,
+    Resolver,
+    made_by_this_state,
+    wanted_name,
+)
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError, ConfigError
 from provisioner.kind_helpers.ec2 import ignore_missing
@@ -205,6 +213,11 @@ class IamRole(Kind):
             role = iam.create_role(**params)["Role"]
         except Exception as exc:
             if has_code(exc, "EntityAlreadyExists"):
+                # Made by this create after all (the answer was lost, botocore sent it
+                # again): its tags say so. Adopt it and finish the job.
+                found = self._read_role(ctx, spec["name"])
+                if found is not None and made_by_this_state(ctx, found.get("tags") or {}, key):
+                    return self.update(ctx, found, spec, self.diff(found, spec))
                 raise AwsError(
                     f"an IAM role named {spec['name']} already exists and is not part of stack "
                     f"{ctx.stack} (it has no smprov:stack={ctx.stack} tag)",

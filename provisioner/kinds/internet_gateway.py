@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
@@ -34,9 +35,11 @@ class InternetGateway(Ec2Kind):
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
-        raw = ec2.create_internet_gateway(
+        answer = ec2.create_internet_gateway(
             TagSpecifications=tag_specs("internet-gateway", spec["tags"])
-        )["InternetGateway"]
+        )
+        raw = answer["InternetGateway"]
+        self.drop_twins(ctx, key, answer, raw["InternetGatewayId"])
         live = Live(raw["InternetGatewayId"], {"vpc_id": None, "tags": dict(spec["tags"])})
         return self.update(ctx, live, spec, [FieldChange("vpc_id", None, spec["vpc_id"])])
 
@@ -49,18 +52,31 @@ class InternetGateway(Ec2Kind):
         if "vpc_id" in fields:
             if live.get("vpc_id"):
                 self._detach(ctx, live.id, live.get("vpc_id"))
-            ctx.retry(
-                lambda: ec2.attach_internet_gateway(
-                    InternetGatewayId=live.id, VpcId=spec["vpc_id"]
-                ),
-                codes=(*NOT_FOUND, "InvalidVpcID.NotFound"),
-                what=f"attaching {live.id} to {spec['vpc_id']}",
-            )
+            try:
+                ctx.retry(
+                    lambda: ec2.attach_internet_gateway(
+                        InternetGatewayId=live.id, VpcId=spec["vpc_id"]
+                    ),
+                    codes=(*NOT_FOUND, "InvalidVpcID.NotFound"),
+                    what=f"attaching {live.id} to {spec['vpc_id']}",
+                )
+            except Exception as exc:
+                # A retried attach whose first attempt worked (its answer was lost).
+                if not has_code(exc, "Resource.AlreadyAssociated") or not self._attached(
+                    ctx, live.id, spec["vpc_id"]
+                ):
+                    raise
             attrs["vpc_id"] = spec["vpc_id"]
         if "tags" in fields:
             self.sync_tags(ctx, live, spec["tags"])
             attrs["tags"] = dict(spec["tags"])
         return Live(live.id, attrs)
+
+    def _attached(self, ctx: Ctx, igw_id: str, vpc_id: str) -> bool:
+        raws = ctx.client("ec2").describe_internet_gateways(InternetGatewayIds=[igw_id])
+        return any(
+            self.to_live(raw).get("vpc_id") == vpc_id for raw in raws.get("InternetGateways", [])
+        )
 
     def _detach(self, ctx: Ctx, igw_id: str, vpc_id: str) -> None:
         ec2 = ctx.client("ec2")

@@ -305,16 +305,15 @@ def _is_mine(live: Live) -> bool:
 
 
 def _ours(version: Mapping[str, Any], written: Sequence[Mapping[str, Any]]) -> bool:
-    """A version smprov wrote: its VersionId was an upload's answer or, where the upload got
-    none (versioning off; an older record), its ETag is that upload's."""
+    """A version smprov wrote: its VersionId was an upload's answer, or its ETag is an upload's
+    (versioning off, an older record, or a retried upload whose first answer was lost: the
+    same bytes smprov sent)."""
     etag = _etag(version.get("ETag"))
-    for w in written:
-        if w.get("version") is not None:
-            if w["version"] == version["VersionId"]:
-                return True
-        elif etag is not None and w.get("etag") == etag:
-            return True
-    return False
+    return any(
+        (w.get("version") is not None and w["version"] == version["VersionId"])
+        or (etag is not None and w.get("etag") == etag)
+        for w in written
+    )
 
 
 def _partition(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
@@ -35,16 +36,23 @@ class SecurityGroup(Ec2Kind):
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
-        group_id = ctx.retry(
-            lambda: ec2.create_security_group(
-                GroupName=spec["name"],
-                Description=spec["description"],
-                VpcId=spec["vpc_id"],
-                TagSpecifications=tag_specs("security-group", spec["tags"]),
-            )["GroupId"],
-            codes=("InvalidVpcID.NotFound",),
-            what=f"creating security group {spec['name']}",
-        )
+        try:
+            group_id = ctx.retry(
+                lambda: ec2.create_security_group(
+                    GroupName=spec["name"],
+                    Description=spec["description"],
+                    VpcId=spec["vpc_id"],
+                    TagSpecifications=tag_specs("security-group", spec["tags"]),
+                )["GroupId"],
+                codes=("InvalidVpcID.NotFound",),
+                what=f"creating security group {spec['name']}",
+            )
+        except Exception as exc:
+            if not has_code(exc, "InvalidGroup.Duplicate"):
+                raise
+            # A lost answer's group is ours: adopt it and bring its rules to the spec.
+            live = self.to_live(self.adopt_on_conflict(ctx, key, exc))
+            return self.update(ctx, live, spec, self.diff(live, spec))
         live = Live(
             group_id,
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
@@ -36,16 +37,21 @@ class Subnet(Ec2Kind):
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
-        raw = ctx.retry(
-            lambda: ec2.create_subnet(
-                VpcId=spec["vpc_id"],
-                CidrBlock=spec["cidr_block"],
-                AvailabilityZone=spec["availability_zone"],
-                TagSpecifications=tag_specs("subnet", spec["tags"]),
-            )["Subnet"],
-            codes=("InvalidVpcID.NotFound",),
-            what=f"creating subnet {spec['cidr_block']}",
-        )
+        try:
+            raw = ctx.retry(
+                lambda: ec2.create_subnet(
+                    VpcId=spec["vpc_id"],
+                    CidrBlock=spec["cidr_block"],
+                    AvailabilityZone=spec["availability_zone"],
+                    TagSpecifications=tag_specs("subnet", spec["tags"]),
+                )["Subnet"],
+                codes=("InvalidVpcID.NotFound",),
+                what=f"creating subnet {spec['cidr_block']}",
+            )
+        except Exception as exc:
+            if not has_code(exc, "InvalidSubnet.Conflict"):
+                raise
+            raw = self.adopt_on_conflict(ctx, key, exc)  # a lost answer's subnet is ours
         live = self.to_live(raw)
         changes = [c for c in self.diff(live, spec) if c.path == "map_public_ip_on_launch"]
         return self.update(ctx, live, spec, changes) if changes else live

@@ -71,9 +71,11 @@ class Vpc(Ec2Kind):
 
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
-        vpc = ec2.create_vpc(
+        answer = ec2.create_vpc(
             CidrBlock=spec["cidr_block"], TagSpecifications=tag_specs("vpc", spec["tags"])
-        )["Vpc"]
+        )
+        vpc = answer["Vpc"]
+        self.drop_twins(ctx, key, answer, vpc["VpcId"])
         live = Live(
             vpc["VpcId"],
             {

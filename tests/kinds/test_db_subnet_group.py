@@ -122,5 +122,15 @@ def test_a_group_of_that_name_that_is_not_the_stacks_is_never_adopted(
     stack.clients("rds").create_db_subnet_group(
         DBSubnetGroupName="dev", DBSubnetGroupDescription="theirs", SubnetIds=subnets
     )
-    plan = stack.plan(desired_for(tmp_path, [KEY]))
-    assert plan.step_by_key[KEY].action is Action.CREATE
+    desired = desired_for(tmp_path, [KEY])
+    assert stack.plan(desired).step_by_key[KEY].action is Action.CREATE
+    _plan, report = stack.run(desired)
+    [(node, result)] = report.failed
+    assert node[0] == KEY
+    assert "a DB subnet group named dev already exists and is not part of stack dev" in (
+        result.message
+    )
+    [theirs] = stack.clients("rds").describe_db_subnet_groups(DBSubnetGroupName="dev")[
+        "DBSubnetGroups"
+    ]
+    assert theirs["DBSubnetGroupDescription"] == "theirs"  # untouched
