@@ -567,11 +567,14 @@ def kill_leaving_an_untagged_resource(account: Account, workdir: Path, crash_poi
     return key
 
 
-@pytest.mark.parametrize(
+NAME_KEYED = pytest.mark.parametrize(
     "name_point",
     name_keyed_points(),
     ids=lambda n: f"{n:02d}-{cold_up_calls()[n - 1]}",
 )
+
+
+@NAME_KEYED
 def test_an_untagged_name_keyed_resource_of_an_intent_is_adopted(
     account: Account, tmp_path: Path, name_point: int
 ) -> None:
@@ -584,11 +587,7 @@ def test_an_untagged_name_keyed_resource_of_an_intent_is_adopted(
         converge_and_destroy(account, tmp_path, baseline)
 
 
-@pytest.mark.parametrize(
-    "name_point",
-    name_keyed_points(),
-    ids=lambda n: f"{n:02d}-{cold_up_calls()[n - 1]}",
-)
+@NAME_KEYED
 def test_down_removes_an_untagged_name_keyed_resource_known_only_by_its_intent(
     account: Account, tmp_path: Path, name_point: int
 ) -> None:
