@@ -170,15 +170,30 @@ def _errors(json_mode: bool = False) -> Iterator[None]:
     try:
         yield
     except SmprovError as exc:
+        exc.hint = _hint(exc)
         if json_mode:
             render.emit_json({"ok": False, "error": render.error_doc(exc)})
-        render.err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
+        render.err.print(f"[red]error:[/] {render.escape(exc.message)}", highlight=False)
         if exc.hint:
             render.err.print(f"  hint: {exc.hint}", markup=False, highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         render.err.print("[yellow]interrupted[/]")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _hint(exc: Any) -> str | None:
+    """The error's hint; an endpoint's own failure points at the local emulator's log."""
+    from provisioner.aws.errors import ENDPOINT_FAILURE
+
+    if getattr(exc, "code", None) != ENDPOINT_FAILURE:
+        return exc.hint
+    from provisioner import local
+
+    try:
+        return f"{exc.hint}: {local.log_path()}"
+    except SmprovError:
+        return exc.hint
 
 
 def _options(
@@ -189,6 +204,7 @@ def _options(
     *,
     teardown: bool = False,
 ) -> Any:
+    from provisioner import render
     from provisioner.stack import Options
 
     return Options(
@@ -197,6 +213,7 @@ def _options(
         local=local,
         parallelism=parallelism,
         preflight=not teardown,
+        say=render.say,
     )
 
 
@@ -266,7 +283,7 @@ def _run_plan(
     with _interruptible() as cancel, sink.live():
         report, final = run(stack, plan, doc, on_event=sink, cancel=cancel, **flags)
     if not json_mode:
-        render.apply_summary(report, verb=verb, interrupted=cancel.is_set())
+        render.apply_summary(report, verb=verb, interrupted=cancel.is_set(), hint=_hint)
     return report, final, cancel.is_set()
 
 
@@ -449,8 +466,9 @@ def status(
         with _reading():
             stk = ops.open_stack(_options(config, state, local))
             doc = ops.read_state(stk)
-            the_plan, found = ops.plan_up(stk, doc)
+            the_plan, found = ops.plan_up(stk, ops.unless_stale(stk, doc, set_aside=False))
         rows = render.status_rows(doc, the_plan, found)
+        render.warnings(stk.state_notices)
         if json_out:
             render.emit_json(render.status_doc(stk.backend.describe(), rows))
             return

@@ -8,7 +8,9 @@ other S3 access control either (Block Public Access, ExpectedBucketOwner), so he
 bucket policy: policies are still stored, returned and reconciled exactly as on AWS.
 
 ``speed_up`` makes moto answer faster without changing any answer, and ``serialize_requests``
-makes it answer one request at a time per service (see each).
+makes it answer one request at a time per service (see each). ``IDENTITY_PATH`` tells smprov
+this server is its emulator, and which run of it: a state made against an emulator that has since
+been restarted describes resources that went with it (``provisioner.local``).
 
 This changes the emulator only; smprov sends AWS the same requests either way.
 """
@@ -16,9 +18,19 @@ This changes the emulator only; smprov sends AWS the same requests either way.
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import re
 import threading
+import time
+import uuid
 from typing import Any
+
+#: Answered by smprov's emulator only: {"emulator": "smprov", "instance", "pid", "started"}.
+IDENTITY_PATH = "/smprov-emulator"
+#: This run of the emulator (a restart is a new instance, with an empty emulated account).
+INSTANCE = uuid.uuid4().hex
+_STARTED = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def disable_bucket_policy_checks() -> None:
@@ -170,6 +182,25 @@ def serialize_requests() -> None:
         DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign]
 
 
+def answer_identity() -> None:
+    """Answer ``IDENTITY_PATH`` (in the emulator's process only: a moto server anyone else runs
+    must not pass for smprov's emulator)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    app = DomainDispatcherApplication.__call__
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != IDENTITY_PATH:
+            return app(self, environ, start_response)
+        body = json.dumps(
+            {"emulator": "smprov", "instance": INSTANCE, "pid": os.getpid(), "started": _STARTED}
+        ).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     disable_bucket_policy_checks()
     gateway_routes_follow_route_tables()
@@ -177,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     db_subnet_group_names_are_unique()
     speed_up()
     serialize_requests()
+    answer_identity()
     from moto.server import main as moto_main
 
     moto_main(argv)

@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +37,11 @@ LOCAL_ACCOUNT = "123456789012"
 LOCAL_CREDENTIAL = "smprov-local"
 INSTALL_HINT = "pip install 'smprov[local]'"
 
-# Only moto serves this path: it answers 201 with its runtime config, a small JSON object holding
-# "batch" and "lambda" (moto 5.2.5). /moto-api/data.json would also do, but it serialises every
-# emulated resource, so it grows with the account.
+# Only smprov's emulator serves this path (provisioner/emulator.py IDENTITY_PATH): who it is and
+# which run of it. Only moto serves the next one: it answers 201 with its runtime config, a small
+# JSON object holding "batch" and "lambda" (moto 5.2.5), which tells a moto server that is not
+# smprov's emulator (started by hand, or by an older smprov) from something else entirely.
+IDENTITY_PATH = "/smprov-emulator"
 _PROBE_PATH = "/moto-api/config"
 _SERVER_MODULES = ("moto", "flask", "flask_cors", "werkzeug")
 # Attaching AWS-managed policies (AmazonSageMakerFullAccess) fails in moto unless it loads them.
@@ -58,18 +60,27 @@ EMULATOR_MODULE = "provisioner.emulator"
 
 @dataclass(frozen=True)
 class LocalEmulator:
-    """A moto server answering on ``endpoint``; ``pid`` is None when smprov did not record it."""
+    """smprov's emulator answering on ``endpoint``; ``pid`` is None when smprov did not record
+    it; ``instance`` names this run of it (a restart makes a new one, with an empty account)."""
 
     endpoint: str
     port: int
     pid: int | None
     started: bool
+    instance: str | None = None
 
 
 class _PortState(enum.Enum):
     FREE = "free"
-    MOTO = "moto"
+    SMPROV = "smprov's emulator"
+    MOTO = "a moto server that is not smprov's emulator"
     OTHER = "other"
+
+
+@dataclass(frozen=True)
+class _Probe:
+    state: _PortState
+    instance: str | None = None
 
 
 def local_port() -> int:
@@ -123,28 +134,45 @@ def client_settings(endpoint: str) -> dict[str, str]:
     }
 
 
+def log_path() -> Path:
+    """The emulator's log (every server smprov starts appends to it)."""
+    return runtime_dir() / "emulator.log"
+
+
 def is_running() -> bool:
-    """Whether a moto server answers on the configured port (whoever started it)."""
-    return _probe(local_port()) is _PortState.MOTO
+    """Whether smprov's emulator answers on the configured port."""
+    return _probe(local_port()).state is _PortState.SMPROV
 
 
-def ensure_running(*, timeout: float = 20.0) -> LocalEmulator:
-    """Reuse the moto server on the configured port, or start one and wait until it answers.
+def ensure_running(
+    *, timeout: float = 20.0, say: Callable[[str], None] | None = None
+) -> LocalEmulator:
+    """Reuse smprov's emulator on the configured port, or start one and wait until it answers
+    (``say`` hears, on a start, that it is starting and then where it runs and how to stop it).
 
     The check-and-start runs under a per-port file lock, so concurrent smprov processes start at
-    most one server between them.
+    most one server between them. A port held by anything else is refused, naming it.
     """
     port = local_port()
     directory = _make_runtime_dir()
     endpoint = endpoint_url(port)
+    address = f"{LOCAL_HOST}:{port}"
     with _port_lock(directory, port):
-        state = _probe(port)
-        if state is _PortState.MOTO:
-            return LocalEmulator(endpoint, port, _recorded_server(directory, port), started=False)
-        if state is _PortState.OTHER:
+        found = _probe(port)
+        if found.state is _PortState.SMPROV:
+            pid = _recorded_server(directory, port)
+            return LocalEmulator(endpoint, port, pid, started=False, instance=found.instance)
+        if found.state is _PortState.MOTO:
             raise SmprovError(
-                f"port {port} on {LOCAL_HOST} is in use by something that is not a moto server",
-                hint=f"choose another port for the local emulator with {PORT_ENV}=<1024-65535>",
+                f"port {port} on {LOCAL_HOST} is held by {found.state.value}",
+                hint=f"if an older smprov started it, `smprov local stop` ends it; else stop it "
+                f"where it was started, or choose another port: {PORT_ENV}=<1024-65535>",
+            )
+        if found.state is _PortState.OTHER:
+            raise SmprovError(
+                f"port {port} on {LOCAL_HOST} is in use by a server that is not smprov's "
+                "emulator (nor any moto server)",
+                hint=f"choose another port for the local emulator: {PORT_ENV}=<1024-65535>",
             )
         pid = _recorded_server(directory, port)
         if pid is not None:
@@ -154,8 +182,14 @@ def ensure_running(*, timeout: float = 20.0) -> LocalEmulator:
                 hint="run `smprov local stop`, then try again",
             )
         _require_server_modules()
-        proc = _start_server(directory, port, timeout)
-    return LocalEmulator(endpoint, port, proc.pid, started=True)
+        if say is not None:
+            say(f"starting the local emulator on {address} ...")
+        proc, instance = _start_server(directory, port, timeout)
+    if say is not None:
+        say(
+            f"started the local emulator on {address} (pid {proc.pid}); `smprov local stop` ends it"
+        )
+    return LocalEmulator(endpoint, port, proc.pid, started=True, instance=instance)
 
 
 def stop() -> str:
@@ -168,7 +202,7 @@ def stop() -> str:
         pid = _read_pid(pid_path)
         if pid is None:
             pid_path.unlink(missing_ok=True)
-            if _probe(port) is _PortState.MOTO:
+            if _probe(port).state in (_PortState.SMPROV, _PortState.MOTO):
                 return (
                     f"a moto server answers on {address} but smprov did not start it "
                     f"(no pid file in {directory}); stop it where it was started"
@@ -211,25 +245,35 @@ def _port_lock(directory: Path, port: int) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _probe(port: int, timeout: float = 2.0) -> _PortState:
-    """Is the port free, served by moto, or taken by something else?"""
+def _probe(port: int, timeout: float = 2.0) -> _Probe:
+    """Is the port free, served by smprov's emulator (which run), by another moto server, or
+    taken by something else?"""
     try:
         with socket.create_connection((LOCAL_HOST, port), timeout=min(timeout, 0.5)):
             pass
     except ConnectionRefusedError:
-        return _PortState.FREE
+        return _Probe(_PortState.FREE)
     except OSError:
-        return _PortState.OTHER
+        return _Probe(_PortState.OTHER)
+    identity = _get_json(port, IDENTITY_PATH, timeout)
+    if isinstance(identity, dict) and identity.get("emulator") == "smprov":
+        instance = identity.get("instance")
+        return _Probe(_PortState.SMPROV, instance if isinstance(instance, str) else None)
+    config = _get_json(port, _PROBE_PATH, timeout)
+    if isinstance(config, dict) and "batch" in config:
+        return _Probe(_PortState.MOTO)
+    return _Probe(_PortState.OTHER)
+
+
+def _get_json(port: int, path: str, timeout: float) -> object:
+    """The JSON a GET of ``path`` answers with, or None (an error, or not JSON)."""
     # No proxies: an HTTP(S)_PROXY in the environment must not intercept a loopback probe.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(endpoint_url(port) + _PROBE_PATH, timeout=timeout) as response:
-            body = json.loads(response.read(65536))
+        with opener.open(endpoint_url(port) + path, timeout=timeout) as response:
+            return json.loads(response.read(65536))
     except (OSError, ValueError):  # HTTPError and URLError are OSErrors; bad JSON a ValueError
-        return _PortState.OTHER
-    if isinstance(body, dict) and "batch" in body:
-        return _PortState.MOTO
-    return _PortState.OTHER
+        return None
 
 
 def _require_server_modules() -> None:
@@ -255,8 +299,11 @@ def _server_env(port: int) -> dict[str, str]:
     return env
 
 
-def _start_server(directory: Path, port: int, timeout: float) -> subprocess.Popen[bytes]:
-    """Start moto detached from this process and its terminal; wait until it answers."""
+def _start_server(
+    directory: Path, port: int, timeout: float
+) -> tuple[subprocess.Popen[bytes], str | None]:
+    """Start moto detached from this process and its terminal; wait until it answers. Returns
+    the process and the instance the new server reports."""
     log_path = directory / "emulator.log"
     # moto's server, through smprov's entry point (provisioner/emulator.py explains why).
     command = [sys.executable, "-m", EMULATOR_MODULE, "-H", LOCAL_HOST, "-p", str(port)]
@@ -277,20 +324,21 @@ def _start_server(directory: Path, port: int, timeout: float) -> subprocess.Pope
     tmp_path = pid_path.with_suffix(".tmp")
     tmp_path.write_text(f"{proc.pid}\n")
     os.replace(tmp_path, pid_path)
-    failure = _wait_until_answering(proc, port, timeout)
+    failure, instance = _wait_until_answering(proc, port, timeout)
     if failure is not None:
         if proc.poll() is None:
             _terminate(proc.pid)
         pid_path.unlink(missing_ok=True)
         reason, hint = failure
         raise SmprovError(f"{reason}; its log ends with:\n{_log_tail(log_path, log_offset)}", hint)
-    return proc
+    return proc, instance
 
 
 def _wait_until_answering(
     proc: subprocess.Popen[bytes], port: int, timeout: float
-) -> tuple[str, str] | None:
-    """Poll until moto answers; on failure, the reason and a hint for the user."""
+) -> tuple[tuple[str, str] | None, str | None]:
+    """Poll until the emulator answers: (None, its instance); on failure, (the reason and a hint
+    for the user, None)."""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -298,15 +346,16 @@ def _wait_until_answering(
                 f"the local emulator exited with code {proc.returncode} while starting on "
                 f"{LOCAL_HOST}:{port}",
                 f"if the port is taken, choose another with {PORT_ENV}=<1024-65535>",
-            )
+            ), None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return (
                 f"the local emulator did not answer on {LOCAL_HOST}:{port} within {timeout:g} s",
                 "try again; a slow machine may need longer to import moto",
-            )
-        if _probe(port, timeout=max(min(remaining, 2.0), 0.05)) is _PortState.MOTO:
-            return None
+            ), None
+        found = _probe(port, timeout=max(min(remaining, 2.0), 0.05))
+        if found.state is _PortState.SMPROV:
+            return None, found.instance
         time.sleep(min(_POLL_SECONDS, remaining))
 
 

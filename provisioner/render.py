@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,11 +45,15 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def warnings(notices: Sequence[Any]) -> None:
+    for notice in notices:
+        err.print(f"[yellow]warning:[/] {escape(notice.key)}: {escape(notice.message)}")
+
+
 def plan_table(plan: Any, *, title: str, show_noop: bool = False) -> None:
     """Print the plan, Terraform-style: one line per resource (+ create, ~ update, -/+ replace,
     - delete) with the fields that differ, then a summary line."""
-    for notice in plan.notices:
-        err.print(f"[yellow]warning:[/] {notice.key}: {notice.message}")
+    warnings(plan.notices)
     steps = [s for s in plan.steps if show_noop or s.action is not Action.NOOP]
     if not steps:
         err.print(
@@ -169,7 +173,18 @@ def step_message(key: str, phase: Phase, message: str) -> str:
     return message.removeprefix(f"{phase.value} {key}: ")
 
 
-def apply_summary(report: Any, *, verb: str, interrupted: bool = False) -> None:
+def say(text: str) -> None:
+    """Something the user should know as it happens (e.g. the emulator starting), on stderr."""
+    err.print(text, markup=False, highlight=False)
+
+
+def apply_summary(
+    report: Any,
+    *,
+    verb: str,
+    interrupted: bool = False,
+    hint: Callable[[Any], str | None] = lambda error: error.hint,
+) -> None:
     done = report.count(StepStatus.DONE)
     failed = report.failed
     skipped = report.count(StepStatus.SKIPPED)
@@ -186,8 +201,9 @@ def apply_summary(report: Any, *, verb: str, interrupted: bool = False) -> None:
     for (key, phase), result in failed:
         message = escape(step_message(key, phase, result.message))
         err.print(f"[red]error:[/] {phase.value} {key}: {message}")
-        if result.error is not None and result.error.hint:
-            err.print(f"  hint: {escape(result.error.hint)}")
+        said = hint(result.error) if result.error is not None else None
+        if said:
+            err.print(f"  hint: {escape(said)}")
 
 
 #: The outputs `up` ends with (all of them: `smprov output`).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ class Options:
     #: Test and benchmark hooks: pre-built clients and timing (never set by the CLI).
     clients: Clients | None = None
     timing: Timing | None = None
+    #: Hears what the user should know as it happens (the CLI prints it on stderr): e.g. that
+    #: the local emulator is being started.
+    say: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -73,8 +77,13 @@ class Stack:
     endpoint: str | None
     backend: StateBackend
     timing: Timing
+    #: The run of the local emulator the clients talk to (None: AWS, or not known).
+    instance: str | None = None
     kinds: Mapping[str, Kind] = field(default_factory=lambda: REGISTRY)
     notices: list[Notice] = field(default_factory=list)
+    #: What this run found about its state (a lock taken over, a state set aside): shown with
+    #: every plan, a teardown's too.
+    state_notices: list[Notice] = field(default_factory=list)
     #: The lineage of the state this run writes: the state's, or the one a new state will get
     #: (what the run makes is tagged with it from the first create).
     lineage: str = field(default_factory=new_lineage)
@@ -87,7 +96,12 @@ class Stack:
         """The empty state a first change writes, with the lineage the plan was made with."""
         cfg = self.config
         return StateDocument.new(
-            cfg.environment, cfg.region, self.account, self.endpoint, lineage=self.lineage
+            cfg.environment,
+            cfg.region,
+            self.account,
+            self.endpoint,
+            lineage=self.lineage,
+            instance=self.instance,
         )
 
     def ctx(self, **flags: Any) -> Ctx:
@@ -207,6 +221,7 @@ def open_stack(
         account=account,
         partition=partition,
         endpoint=_custom_endpoint(clients),
+        instance=clients.instance,
         backend=backend or state_backend_for(options, config, clients, account),
         timing=options.timing or Timing(),
         notices=blueprint.notices(config),
@@ -275,7 +290,36 @@ def session(
     with backend.lock(operation):
         stack = open_stack(options, config=config, clients=clients, backend=backend)
         _note_lock_takeover(stack)
-        yield stack, read_state(stack)
+        doc = unless_stale(stack, read_state(stack), set_aside=operation not in READ_ONLY)
+        yield stack, doc
+
+
+#: Operations that change nothing, not even the state file.
+READ_ONLY = frozenset({"plan", "status"})
+
+
+def unless_stale(
+    stack: Stack, doc: StateDocument | None, *, set_aside: bool
+) -> StateDocument | None:
+    """The stack's state ``doc``, unless it was made against an earlier run of the local
+    emulator: that run's resources went with it, so the state describes nothing that exists.
+    Then it is ``set_aside`` (a local file is renamed ``<file>.stale-<time>``; a run that
+    changes nothing only says it would), the run starts fresh, and its plan says so."""
+    if doc is None or not (stack.instance and doc.instance) or doc.instance == stack.instance:
+        return doc
+    where = stack.backend.describe()
+    said = (
+        f"the emulator on {stack.endpoint} was restarted since {where} was written: the "
+        "resources it records went with the old one"
+    )
+    if not set_aside:
+        said += "; `smprov up --local` sets the state aside and starts fresh (planned as new)"
+    elif isinstance(stack.backend, LocalBackend):
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        moved = stack.backend.set_aside(f".stale-{stamp}")
+        said += f"; set the state aside as {moved} and starting fresh"
+    stack.state_notices.append(Notice("local emulator", said))
+    return None
 
 
 def make_clients(options: Options, config: StackConfig) -> Clients:
@@ -288,10 +332,12 @@ def _make_clients(options: Options, config: StackConfig) -> Clients:
     if options.local:
         from provisioner import local
 
-        emulator = local.ensure_running()
+        emulator = local.ensure_running(say=options.say)
         settings = local.client_settings(emulator.endpoint)
         endpoint = settings.pop("endpoint_url")
-        return Clients(config.region, endpoint_url=endpoint, credentials=settings)
+        return Clients(
+            config.region, endpoint_url=endpoint, credentials=settings, instance=emulator.instance
+        )
     return Clients(config.region)
 
 
@@ -317,11 +363,20 @@ def read_state(stack: Stack) -> StateDocument | None:
         def name(endpoint: str | None) -> str:
             return f"the endpoint {endpoint}" if endpoint else "real AWS"
 
+        hint = (
+            "a state for the local emulator is never applied to AWS (or the reverse): "
+            "use --local, or another --state"
+        )
+        port = _loopback_port(doc.endpoint)
+        if port is not None:
+            hint += (
+                f"; the emulator of that state listened on port {port}: "
+                f"SMPROV_LOCAL_PORT={port} smprov ... --local"
+            )
         raise StateError(
             f"state {where} belongs to {name(doc.endpoint)}, but this run talks to "
             f"{name(stack.endpoint)}",
-            hint="a state for the local emulator is never applied to AWS (or the reverse): "
-            "use --local, or another --state",
+            hint=hint,
         )
     return doc
 
@@ -331,6 +386,12 @@ def intended_of(doc: StateDocument | None) -> dict[str, tuple[str, str]]:
     if doc is None:
         return {}
     return {key: (i.kind, i.name) for key, i in doc.intents.items() if i.name}
+
+
+def _loopback_port(endpoint: str | None) -> str | None:
+    """The port of an endpoint on 127.0.0.1 (the local emulator's), else None."""
+    host, _, port = (endpoint or "").split("://", 1)[-1].split("/", 1)[0].partition(":")
+    return port if host in ("127.0.0.1", "localhost") and port.isdigit() else None
 
 
 def recorded_of(doc: StateDocument | None) -> dict[str, Recorded]:
@@ -430,7 +491,12 @@ def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Refreshed]:
     bp = build_blueprint(stack, doc)
     found = read_live(stack, bp, doc)
     plan = make_plan(
-        bp.desired, found, recorded_of(doc), stack.kinds, notices=stack.notices, data=bp.data
+        bp.desired,
+        found,
+        recorded_of(doc),
+        stack.kinds,
+        notices=[*stack.state_notices, *stack.notices],
+        data=bp.data,
     )
     if doc is not None and doc.data.get(differences.IMPORT_MARK):
         plan = differences.named(plan)  # adopted from Terraform: say why each difference is
@@ -440,7 +506,15 @@ def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Refreshed]:
 def plan_down(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Refreshed]:
     bp = build_blueprint(stack, doc)
     found = read_live(stack, bp, doc, teardown=True)
-    plan = make_plan([], found, recorded_of(doc), stack.kinds, hints=bp.desired, data=bp.data)
+    plan = make_plan(
+        [],
+        found,
+        recorded_of(doc),
+        stack.kinds,
+        notices=stack.state_notices,
+        hints=bp.desired,
+        data=bp.data,
+    )
     return plan, found
 
 
@@ -454,7 +528,7 @@ def locked(stack: Stack, operation: str) -> Iterator[StateDocument | None]:
 def _note_lock_takeover(stack: Stack) -> None:
     note = getattr(stack.backend, "last_lock_note", None)
     if note:  # a lock left by a smprov that died was taken over: say so with the plan
-        stack.notices.append(Notice("state lock", note))
+        stack.state_notices.append(Notice("state lock", note))
 
 
 def execute(

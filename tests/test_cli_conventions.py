@@ -239,3 +239,31 @@ def test_a_read_only_plan_leaves_no_lock_file(cli: Callable[..., Result]) -> Non
     assert cli("up", "--yes").exit_code == 0
     assert cli("plan").exit_code == 0
     assert sorted(p.name for p in Path("state").iterdir()) == ["dev.json"]
+
+
+def test_an_emulator_500_is_one_line_with_a_pointer_to_its_log(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from botocore.awsrequest import AWSResponse
+    from botocore.retries.standard import ExponentialBackoff
+
+    from tests.aws.test_clients import PAGE, _Body
+
+    assert cli("up", "--yes").exit_code == 0
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda _self, _context: 0.0)
+    monkeypatch.setenv("SMPROV_HOME", str(tmp_path / "home"))
+    page = AWSResponse("http://127.0.0.1:1", 500, {"Content-Type": "text/html"}, _Body(PAGE))
+    real = ops._make_clients
+
+    def make(options: ops.Options, config: Any) -> Clients:
+        clients = real(options, config)
+        clients.add_hook("before-send.ec2.DescribeNetworkAcls", lambda **_: page)
+        return clients
+
+    monkeypatch.setattr(ops, "_make_clients", make)
+    result = cli("plan")
+    assert_clean_failure(result, 1)
+    assert "<" not in result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert "DescribeNetworkAcls failed inside the endpoint (HTTP 500" in line
+    assert str(tmp_path / "home" / "emulator.log") in " ".join(result.output.split())

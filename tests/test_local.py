@@ -183,7 +183,7 @@ def test_port_held_by_another_http_server_is_a_clear_error(port: int, tmp_path: 
         thread.join()
 
     assert f"port {port}" in caught.value.message
-    assert "not a moto server" in caught.value.message
+    assert "not smprov's emulator" in caught.value.message
     assert caught.value.hint is not None and "SMPROV_LOCAL_PORT" in caught.value.hint
     assert not _pid_file(tmp_path, port).exists()
 
@@ -317,3 +317,82 @@ def test_local_status_exits_0_only_when_the_emulator_runs(port: int) -> None:
     running = CliRunner().invoke(app, ["local", "status"])
     assert running.exit_code == 0, running.output
     assert "is running" in running.output
+
+
+def test_a_start_is_said_and_the_emulator_knows_its_instance(port: int) -> None:
+    said: list[str] = []
+    emulator = local.ensure_running(say=said.append)
+    assert said == [
+        f"starting the local emulator on 127.0.0.1:{port} ...",
+        f"started the local emulator on 127.0.0.1:{port} (pid {emulator.pid}); "
+        "`smprov local stop` ends it",
+    ]
+    assert emulator.instance is not None and len(emulator.instance) == 32
+    again = local.ensure_running(say=said.append)
+    assert len(said) == 2  # reused: nothing to say
+    assert again.instance == emulator.instance
+    local.stop()
+    restarted = local.ensure_running()
+    assert restarted.instance != emulator.instance  # a new run: an empty account
+
+
+def test_a_moto_server_that_is_not_smprovs_emulator_is_refused(port: int) -> None:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        with pytest.raises(SmprovError) as caught:
+            local.ensure_running()
+        assert local.is_running() is False
+    finally:
+        server.stop()
+    assert caught.value.message == (
+        f"port {port} on 127.0.0.1 is held by a moto server that is not smprov's emulator"
+    )
+    assert "SMPROV_LOCAL_PORT" in (caught.value.hint or "")
+
+
+def test_identity_path_is_the_emulators() -> None:
+    from provisioner import emulator
+
+    assert local.IDENTITY_PATH == emulator.IDENTITY_PATH
+
+
+def test_a_restarted_emulator_sets_the_old_state_aside(
+    port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's own command after `smprov local stop`: it used to fail every time with the
+    emulator's HTML error page, until the state file was deleted by hand."""
+    from typer.testing import CliRunner
+
+    from provisioner.cli import app
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "smprov.toml").write_text("interface_endpoints = []\n")
+    runner = CliRunner()
+    first = runner.invoke(app, ["up", "--local", "--yes"])
+    assert first.exit_code == 0, first.output
+    assert f"started the local emulator on 127.0.0.1:{port}" in first.output
+    state = work / "state" / "local" / "dev.json"
+    made = json.loads(state.read_text())
+    assert len(made["instance"]) == 32
+
+    local.stop()
+    planned = runner.invoke(app, ["plan", "--local"])
+    assert planned.exit_code == 0, planned.output
+    text = " ".join(planned.output.split())
+    assert "was restarted since" in text and "`smprov up --local` sets the state aside" in text
+    assert state.exists()  # a plan changes nothing
+    assert "<" not in planned.output
+
+    again = runner.invoke(app, ["up", "--local", "--yes"])
+    assert again.exit_code == 0, again.output
+    assert "set the state aside as" in " ".join(again.output.split())
+    [stale] = (work / "state" / "local").glob("dev.json.stale-*")
+    assert json.loads(stale.read_text())["lineage"] == made["lineage"]
+    fresh = json.loads(state.read_text())
+    assert fresh["instance"] != made["instance"] and fresh["lineage"] != made["lineage"]
+    assert runner.invoke(app, ["plan", "--local", "--detailed-exitcode"]).exit_code == 0

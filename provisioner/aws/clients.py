@@ -56,6 +56,7 @@ class Clients:
         max_attempts: int = 10,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = 60.0,
+        instance: str | None = None,
     ) -> None:
         import boto3
         import botocore.session
@@ -63,6 +64,8 @@ class Clients:
 
         self.region = region
         self.endpoint_url = endpoint_url
+        #: Which run of the server behind ``endpoint_url`` (the local emulator's instance).
+        self.instance = instance
         core = botocore.session.get_session()
         core.register_component("data_loader", _shared_loader())
         self._session = boto3.session.Session(
@@ -93,6 +96,7 @@ class Clients:
                 # Before the standard retry handler of the service, so its False wins.
                 name = client.meta.service_model.service_id.hyphenize()
                 client.meta.events.register_first(f"needs-retry.{name}", _few_connect_tries)
+                client.meta.events.register(f"before-parse.{name}", _page_is_no_answer)
                 for event, handler in self._hooks:
                     client.meta.events.register(event, handler)
                 self._clients[service] = client
@@ -107,6 +111,16 @@ class Clients:
             self._hooks.append((event, handler))
             for client in self._clients.values():
                 client.meta.events.register(event, handler)
+
+
+def _page_is_no_answer(response_dict: dict[str, Any], **_: Any) -> None:
+    """A 5xx answered with an HTML page (a failing emulator, a proxy's error page) is read as
+    the bare status it is: botocore treats only a body starting ``<html>`` that way, and fails
+    on ``<!doctype html>`` with a parser error that quotes the whole page (and is not retried)."""
+    body = response_dict.get("body") or b""
+    failed = response_dict.get("status_code", 0) >= 500 and isinstance(body, bytes)
+    if failed and body.lstrip()[:9].lower().startswith((b"<!doctype", b"<html")):
+        response_dict["body"] = b""
 
 
 def _few_connect_tries(attempts: int, caught_exception: Exception | None = None, **_: Any) -> Any:

@@ -1,11 +1,25 @@
-"""Reading botocore errors: AWS's code, not-found detection, and conversion to AwsError."""
+"""Reading botocore errors: AWS's code, not-found detection, and conversion to AwsError.
+
+No HTML or XML page ever reaches the user: an endpoint that fails inside (an emulator's 500, a
+proxy's error page) answers with one, and the error says instead, in one line, which call failed
+and that the endpoint (not AWS's rules) is the cause.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from provisioner.errors import AwsError
+
+#: The code of an error that is the endpoint's failure, not an AWS refusal.
+ENDPOINT_FAILURE = "EndpointFailure"
+ENDPOINT_FAILURE_HINT = (
+    "the endpoint failed while answering (this is not an AWS error code); with --local, the "
+    "emulator's log says why"
+)
+_MARKUP = re.compile(r"<\s*(?:!doctype|html|head|body|\?xml|[A-Za-z]+(?:Response|Error)\b)", re.I)
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -18,10 +32,20 @@ def error_code(exc: BaseException) -> str | None:
 
 
 def error_message(exc: BaseException) -> str:
+    """AWS's message, or (for a page instead of an AWS error) what happened, in one line."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Message") or exc)
+        message = str(response.get("Error", {}).get("Message") or exc)
+        if is_markup(message):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return f"the endpoint answered with a page, not an AWS error (HTTP {status})"
+        return message
     return str(exc)
+
+
+def is_markup(text: str) -> bool:
+    """An HTML or XML document (an error page), not a message."""
+    return bool(_MARKUP.search(text))
 
 
 def has_code(exc: BaseException, *codes: str) -> bool:
@@ -37,6 +61,7 @@ def to_aws_error(exc: BaseException, doing: str) -> AwsError:
         WaiterError,
     )
     from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from botocore.parsers import ResponseParserError
 
     if isinstance(exc, AwsError):
         return exc
@@ -50,6 +75,13 @@ def to_aws_error(exc: BaseException, doing: str) -> AwsError:
     if isinstance(exc, ClientError):
         code = error_code(exc)
         op = getattr(exc, "operation_name", None)
+        if code and code.isdigit():  # an HTTP status, no AWS error code: the endpoint failed
+            return AwsError(
+                f"{doing}: {op} failed inside the endpoint (HTTP {code}: {error_message(exc)})",
+                code=ENDPOINT_FAILURE,
+                operation=op,
+                hint=ENDPOINT_FAILURE_HINT,
+            )
         return AwsError(f"{doing}: {code}: {error_message(exc)}", code=code, operation=op)
     if isinstance(exc, WaiterError):
         reason = getattr(exc, "last_response", None) or {}
@@ -57,6 +89,12 @@ def to_aws_error(exc: BaseException, doing: str) -> AwsError:
         return AwsError(f"{doing}: {exc}{detail}", code="WaiterError")
     if isinstance(exc, BotocoreConnectionError):
         return _unreachable(exc, doing)
+    if isinstance(exc, ResponseParserError):
+        return AwsError(
+            f"{doing}: the endpoint answered with something that is not an AWS response",
+            code=ENDPOINT_FAILURE,
+            hint=ENDPOINT_FAILURE_HINT,
+        )
     if isinstance(exc, BotoCoreError):
         return AwsError(f"{doing}: {exc}", code=type(exc).__name__)
     return AwsError(f"{doing}: {type(exc).__name__}: {exc}")

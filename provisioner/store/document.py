@@ -57,6 +57,9 @@ TOP_FIELDS = (
     "intents",
     "data",
 )
+#: Top-level fields a state has only when they apply (absent in older states).
+OPTIONAL_TOP_FIELDS = ("instance",)
+INSTANCE_PATTERN = r"^[0-9a-f]{32}$"
 RESOURCE_FIELDS = ("kind", "id", "attrs", "depends_on", "created_at", "updated_at")
 INTENT_FIELDS = ("kind", "token", "started_at")
 #: Intent fields a state may lack (written by an older smprov, or not applicable).
@@ -143,6 +146,9 @@ class StateDocument:
     intents: dict[str, Intent] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    #: Which run of the local emulator the resources live in (None: real AWS, or unknown): a
+    #: restarted emulator starts empty, so a state of an earlier run describes nothing.
+    instance: str | None = None
 
     @classmethod
     def new(
@@ -153,6 +159,7 @@ class StateDocument:
         endpoint: str | None = None,
         *,
         lineage: str | None = None,
+        instance: str | None = None,
     ) -> StateDocument:
         """An empty state for a new stack, with serial 0 and a fresh lineage (or ``lineage``,
         the one its resources were planned with)."""
@@ -169,7 +176,7 @@ class StateDocument:
             account=None,
             endpoint=None,
         )
-        doc.set_account(account, endpoint)
+        doc.set_account(account, endpoint, instance)
         return doc
 
     # -- mutation (the recorder's vocabulary) -------------------------------------------------
@@ -240,14 +247,20 @@ class StateDocument:
             raise ValueError(f"data {name}: value must be a string, got {type(value).__name__}")
         self.data[name] = value
 
-    def set_account(self, account: str | None, endpoint: str | None) -> None:
-        """Record which AWS account (and custom endpoint, if any) the resources live in."""
+    def set_account(
+        self, account: str | None, endpoint: str | None, instance: str | None = None
+    ) -> None:
+        """Record which AWS account (and custom endpoint, and run of the emulator behind it, if
+        any) the resources live in."""
         if account is not None:
             _require(account, ACCOUNT_PATTERN, "account")
         if endpoint is not None:
             _require(endpoint, ENDPOINT_PATTERN, "endpoint")
+        if instance is not None:
+            _require(instance, INSTANCE_PATTERN, "instance")
         self.account = account
         self.endpoint = endpoint
+        self.instance = instance
 
     def copy(self) -> StateDocument:
         """A deep copy callers may read while the recorder keeps writing."""
@@ -294,7 +307,7 @@ class StateDocument:
         return text + "\n"
 
     def to_dict_without_resources(self) -> dict[str, Any]:
-        return {
+        out = {
             "format_version": self.format_version,
             "lineage": self.lineage,
             "serial": self.serial,
@@ -305,6 +318,9 @@ class StateDocument:
             "intents": {k: i.to_dict() for k, i in self.intents.items()},
             "data": dict(self.data),
         }
+        if self.instance is not None:
+            out["instance"] = self.instance
+        return out
 
     def shared_copy(self) -> StateDocument:
         """A copy sharing the (immutable) records: cheap, for writing while others record."""
@@ -319,6 +335,7 @@ class StateDocument:
             intents=dict(self.intents),
             data=dict(self.data),
             format_version=self.format_version,
+            instance=self.instance,
         )
 
     @classmethod
@@ -375,6 +392,7 @@ class StateDocument:
                 for key, i in data["intents"].items()
             },
             data=dict(data["data"]),
+            instance=data.get("instance"),
         )
 
 
@@ -411,7 +429,7 @@ def validate(data: Any) -> list[str]:
     if newer:
         return [newer]
     problems: list[str] = []
-    _check_fields(data, "", TOP_FIELDS, problems)
+    _check_fields(data, "", TOP_FIELDS, problems, optional=OPTIONAL_TOP_FIELDS)
     version = data.get("format_version")
     if "format_version" in data and not (_is_int(version) and version == FORMAT_VERSION):
         problems.append(f"format_version must be {FORMAT_VERSION}, got {version!r}")
@@ -425,6 +443,7 @@ def validate(data: Any) -> list[str]:
         data, "account", "", problems, ACCOUNT_PATTERN, "a 12-digit account id", nullable=True
     )
     _check_str(data, "endpoint", "", problems, ENDPOINT_PATTERN, "an http(s) URL", nullable=True)
+    _check_str(data, "instance", "", problems, INSTANCE_PATTERN, "32 lowercase hex digits")
     _check_map(data, "resources", _check_resource, problems)
     _check_map(data, "intents", _check_intent, problems)
     _check_map(data, "data", _check_data_value, problems)

@@ -44,6 +44,15 @@ class LocalBackend:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def set_aside(self, suffix: str) -> Path:
+        """Rename the state file to ``<file><suffix>`` (under the lock): kept, no longer used."""
+        target = self.path.with_name(self.path.name + suffix)
+        try:
+            os.replace(self.path, target)
+        except OSError as exc:
+            raise StateError(f"cannot move {self.path} aside: {exc.strerror}") from None
+        return target
+
     def read(self) -> StateDocument | None:
         """The document, or None if the file does not exist; the file is never modified here."""
         try:

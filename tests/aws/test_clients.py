@@ -56,3 +56,49 @@ def test_an_unresolvable_aws_host_says_so() -> None:
     error = to_aws_error(exc, "listing availability zones")
     assert "its host name does not resolve" in error.message
     assert "HTTPS_PROXY" in (error.hint or "")
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_kwargs: Any) -> Any:
+        yield self._body
+
+
+PAGE = (
+    b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n"
+    b"<h1>Internal Server Error</h1><p>The server encountered an internal error.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "call"),
+    [
+        ("ec2", "DescribeNetworkAcls", lambda c: c.describe_network_acls()),  # EC2's XML
+        ("sts", "GetCallerIdentity", lambda c: c.get_caller_identity()),  # query XML
+        ("s3", "ListBuckets", lambda c: c.list_buckets()),  # REST XML
+        ("logs", "DescribeLogGroups", lambda c: c.describe_log_groups()),  # JSON
+    ],
+)
+def test_an_error_page_becomes_one_line_naming_the_call(
+    aws_env: None, service: str, operation: str, call: Any
+) -> None:
+    """An emulator's 500 is an HTML page; it never reaches the user, whatever the protocol."""
+    from botocore.awsrequest import AWSResponse
+
+    from provisioner.aws.errors import ENDPOINT_FAILURE
+
+    clients = Clients("us-east-1", max_attempts=1)
+    page = AWSResponse("http://127.0.0.1:1", 500, {"Content-Type": "text/html"}, _Body(PAGE))
+    clients.add_hook(f"before-send.{service}.*", lambda **_: page)
+    with pytest.raises(Exception) as raised:
+        call(clients(service))
+    error = to_aws_error(raised.value, "reading default network ACLs")
+    assert error.message == (
+        f"reading default network ACLs: {operation} failed inside the endpoint "
+        "(HTTP 500: Internal Server Error)"
+    )
+    assert "<" not in error.message and "\n" not in error.message
+    assert error.code == ENDPOINT_FAILURE
+    assert "emulator's log" in (error.hint or "")
