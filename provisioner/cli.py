@@ -319,7 +319,10 @@ def plan(
             render.emit_json(render.plan_doc(the_plan, stk.config.environment))
         else:
             render.plan_table(
-                the_plan, title=f"stack {stk.config.environment}", show_noop=show_unchanged
+                the_plan,
+                title=f"stack {stk.config.environment}",
+                show_noop=show_unchanged,
+                kept=ops.kept_in(the_plan, stk.kinds) if destroy else None,
             )
         if detailed_exitcode and not the_plan.is_empty:
             raise typer.Exit(EXIT_CHANGES)
@@ -362,6 +365,8 @@ def up(
             ops.check_replacements(the_plan, allow_replace, stk.kinds)
             _confirm(f"Apply these changes to stack {stk.config.environment}?", yes, verb="apply")
             run = _run_plan(ops.execute, stk, the_plan, doc, json_mode=json_out, verb="up")
+        if not json_out:
+            render.kept_ending(run[0], the_plan, stk.kinds, flags=None)
         _finish(*run, the_plan, json_out)
         if not json_out:
             _up_ending(run[1], stk.config, config, state, local)
@@ -420,8 +425,12 @@ def down(
         with reading, ops.session(options, "down") as (stk, doc):
             the_plan, _ = ops.plan_down(stk, doc)
             reading.stop()
+            kept = ops.kept_in(
+                the_plan, stk.kinds, delete_data=delete_data, delete_logs=delete_logs
+            )
             if not json_out:
-                render.plan_table(the_plan, title=f"destroy stack {stk.config.environment}")
+                title = f"destroy stack {stk.config.environment}"
+                render.plan_table(the_plan, title=title, kept=kept)
             if the_plan.is_empty:
                 if json_out:
                     render.emit_json(render.unchanged_doc(doc))
@@ -437,6 +446,8 @@ def down(
                 delete_data=delete_data,
                 delete_logs=delete_logs,
             )
+        if not json_out:
+            render.kept_ending(run[0], the_plan, stk.kinds, _flags(config, state, local))
         _finish(*run, the_plan, json_out)
 
 

@@ -7,6 +7,7 @@ the blueprint and the engine together, and knows no typer or rich.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from provisioner.config import StackConfig, load_config, resolve_availability_zo
 from provisioner.engine.contract import KEY_TAG, LINEAGE_TAG, STACK_TAG, Ctx, Kind
 from provisioner.engine.executor import ApplyReport, apply
 from provisioner.engine.model import (
+    Action,
     Desired,
     FieldChange,
     Live,
@@ -31,6 +33,7 @@ from provisioner.engine.model import (
     Recorded,
     Refreshed,
     StepEvent,
+    contains_unknown,
 )
 from provisioner.engine.ownership import ForeignStackError, foreign
 from provisioner.engine.planner import Plan, make_plan
@@ -498,6 +501,7 @@ def plan_up(stack: Stack, doc: StateDocument | None) -> tuple[Plan, Refreshed]:
         notices=[*stack.state_notices, *stack.notices],
         data=bp.data,
     )
+    plan = dataclasses.replace(plan, fresh={name: bp.data[name] for name in bp.generated})
     if doc is not None and doc.data.get(differences.IMPORT_MARK):
         plan = differences.named(plan)  # adopted from Terraform: say why each difference is
     return plan, found
@@ -548,6 +552,10 @@ def execute(
     if plan.is_empty:
         return ApplyReport(), doc
     _save_data(recorder, doc, plan.data)
+    for step in plan.steps:  # a resource an earlier `down` kept is the stack's again
+        record = doc.resources.get(step.key)
+        if record is not None and record.kept and step.action in (Action.NOOP, Action.UPDATE):
+            recorder.keep(step.key, None)
     try:
         report = apply(
             plan,
@@ -577,6 +585,22 @@ def _save_data(recorder: Recorder, doc: StateDocument, data: Mapping[str, str]) 
             recorder.set_data(name, value)
 
 
+def kept_in(
+    plan: Plan, kinds: Mapping[str, Kind], *, delete_data: bool = False, delete_logs: bool = False
+) -> dict[str, str]:
+    """The deletions of ``plan`` that will keep their resource (data the user did not ask to
+    delete, as far as known before the run), and why."""
+    notes = {}
+    for step in plan.changes:
+        if step.action is Action.DELETE and step.live is not None:
+            note = kinds[step.kind].keeps(
+                step.live, delete_data=delete_data, delete_logs=delete_logs
+            )
+            if note:
+                notes[step.key] = note
+    return notes
+
+
 def check_replacements(
     plan: Plan, allow_replace: bool, kinds: Mapping[str, Kind] = REGISTRY
 ) -> None:
@@ -586,15 +610,20 @@ def check_replacements(
     Kinds that keep their data when deleted (a log group without --delete-logs, a bucket holding
     data) are left out: replacing them destroys nothing, the old one stays in AWS.
     """
-    replaced = [s for s in plan.replacements() if not kinds[s.kind].retains_data]
-    if replaced and not allow_replace:
-        lines = ", ".join(
+    replaced = plan.replacements()
+    destroying = [s for s in replaced if not kinds[s.kind].retains_data]
+    if destroying and not allow_replace:
+        # The count is the plan's own ("N to replace"); the causes are the settings AWS cannot
+        # change in place, the rest follows from them (a subnet of a new VPC is new too).
+        causes = [
             f"{s.key} ({', '.join(c.path for c in s.changes if c.forces_replace)})"
             for s in replaced
-        )
+            if any(c.forces_replace and not contains_unknown(c.new) for c in s.changes)
+        ]
+        shown = ", ".join(causes[:5]) + (f" and {len(causes) - 5} more" if len(causes) > 5 else "")
         raise SmprovError(
-            f"the plan replaces {len(replaced)} resource(s) that AWS cannot change in place: "
-            f"{lines}",
+            f"the plan replaces {len(replaced)} resource(s) (the -/+ lines above): AWS cannot "
+            f"change {shown or 'them'} in place, and what is built on them is replaced with them",
             hint="replacing deletes the old resources (and whatever runs in them); "
             "re-run with --allow-replace if that is what you want",
         )

@@ -12,8 +12,9 @@ def test_plan_lists_creates_with_their_settings_and_a_summary(cli: Callable[...,
     result = cli("plan")
     assert result.exit_code == 0, result.output
     assert "+ subnet.private.us-east-1a" in result.output
-    assert "cidr_block=10.0.0.0/20" in result.output
-    assert "vpc_id=${vpc.id}" in result.output
+    block = result.output.split("+ subnet.private.us-east-1a (subnet)\n", 1)[1].split("  + ")[0]
+    assert "        cidr_block              = 10.0.0.0/20\n" in block  # one attribute per line
+    assert "        vpc_id                  = ${vpc.id}\n" in block
     assert "to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged" in result.output
 
 

@@ -68,6 +68,8 @@ class Blueprint:
 
     desired: tuple[Desired, ...]
     data: Mapping[str, str]
+    #: The names in ``data`` made for this run (no state keeps them yet).
+    generated: frozenset[str] = frozenset()
 
 
 def make(
@@ -82,7 +84,7 @@ def make(
     Blueprint's own copy)."""
     values = dict(data)
     desired = build(config, account=account, partition=partition, data=values, lineage=lineage)
-    return Blueprint(tuple(desired), MappingProxyType(values))
+    return Blueprint(tuple(desired), MappingProxyType(values), frozenset(values) - set(data))
 
 
 def lost_data(config: StackConfig, data: Mapping[str, str]) -> list[Lookup]:

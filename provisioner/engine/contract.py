@@ -168,9 +168,14 @@ class Kind:
     unordered: ClassVar[frozenset[str]] = frozenset()
     #: Spec fields used only at create time and never compared (e.g. the content source path).
     create_only: ClassVar[frozenset[str]] = frozenset()
+    #: Spec fields the plan does not list: how smprov does its job (digests, a local path), not
+    #: what the user asked for. A change of one shows as "changed".
+    hidden: ClassVar[frozenset[str]] = frozenset()
     #: Deleting it keeps what it holds unless the user asks (log groups, buckets with data),
     #: so replacing it destroys nothing: no --allow-replace needed.
     retains_data: ClassVar[bool] = False
+    #: The `down` flag that deletes what such a kind keeps (``--delete-data``).
+    keep_flag: ClassVar[str] = ""
     #: Whether ``read`` needs no ids of other kinds (EC2 kinds read by the stack tag, name-keyed
     #: kinds by a name known from the config): such kinds are all read in the first wave.
     reads_independently: ClassVar[bool] = False
@@ -205,6 +210,11 @@ class Kind:
         user did not ask to delete (``--delete-data``, ``--delete-logs``) stays, and so does its
         state entry."""
         raise NotImplementedError
+
+    def keeps(self, live: Live, *, delete_data: bool, delete_logs: bool) -> str | None:
+        """What a `down` with these flags would keep of ``live``, as far as the plan can tell
+        (it reads no contents): a note for the plan, or None (it is deleted)."""
+        return None
 
     def update_note(
         self, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]

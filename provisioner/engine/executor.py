@@ -39,6 +39,15 @@ class NodeResult:
     error: SmprovError | None = None
     elapsed: float = 0.0
 
+    @property
+    def kept(self) -> bool:
+        """A deletion that kept its resource (data the user did not ask to delete)."""
+        return self.status is StepStatus.DONE and self.message.startswith(f"{KEPT} ")
+
+
+#: How a deletion that kept its resource begins its message.
+KEPT = "kept"
+
 
 @dataclass
 class ApplyReport:
@@ -120,8 +129,9 @@ def apply(
                 kept = kind.delete(sctx, step.live)
                 if kept:
                     # Data smprov will not delete without being told (a bucket with user data,
-                    # a log group): it stays in AWS, so it stays in the state.
-                    return f"kept {step.live.id}: {kept}"
+                    # a log group): it stays in AWS, so it stays in the state, marked kept.
+                    recorder.keep(key, kept)
+                    return f"{KEPT} {step.live.id}: {kept}"
             # Written at once, but not awaited: a crash before it lands leaves a gone resource
             # recorded, which the next refresh drops; dependants need not wait for the fsync.
             recorder.forget(key, wait=False)

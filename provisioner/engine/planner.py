@@ -40,6 +40,9 @@ class Plan:
     #: The generated values (the state's ``data``) the desired resources were built with:
     #: saved with the plan's first change.
     data: Mapping[str, str] = field(default_factory=dict)
+    #: Those of ``data`` made for this plan (no state keeps them yet): a new plan would make
+    #: others, so the plan shows them as chosen at apply.
+    fresh: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def changes(self) -> list[Step]:

@@ -77,6 +77,7 @@ class Bucket(Kind):
     name_field = "name"
     replace_on = frozenset({"name", "region"})
     retains_data = True
+    keep_flag = "--delete-data"
 
     # --- read ----------------------------------------------------------------------------------
 
@@ -292,6 +293,11 @@ class Bucket(Kind):
         return Live(live.id, attrs)
 
     # --- delete --------------------------------------------------------------------------------
+
+    def keeps(self, live: Live, *, delete_data: bool, delete_logs: bool) -> str | None:
+        if delete_data:
+            return None
+        return "if it holds objects smprov did not upload; `--delete-data` deletes them"
 
     def delete(self, ctx: Ctx, live: Live) -> str | None:
         name = live.id

@@ -27,6 +27,7 @@ class LogGroup(Kind):
     name_field = "name"
     replace_on = frozenset({"name"})
     retains_data = True
+    keep_flag = "--delete-logs"
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         wanted: dict[str, list[str]] = {}  # key -> names to look for, preferred first
@@ -127,6 +128,9 @@ class LogGroup(Kind):
                 logs.untag_resource(resourceArn=live.get("arn"), tagKeys=to_unset)
             attrs["tags"] = dict(spec["tags"])
         return Live(live.id, attrs)
+
+    def keeps(self, live: Live, *, delete_data: bool, delete_logs: bool) -> str | None:
+        return None if delete_logs else "its flow logs stay; `--delete-logs` deletes them"
 
     def delete(self, ctx: Ctx, live: Live) -> str | None:
         if not ctx.delete_logs:

@@ -64,6 +64,8 @@ class S3Object(Kind):
     #: Where the content comes from and how it is described: the sha256 decides, not these.
     #: ``versioned`` (the bucket's versioning) says what an overwrite would do.
     create_only = frozenset({"source", "md5", "content_type", "versioned"})
+    hidden = frozenset({"source", "sha256", "md5", "versioned"})
+    keep_flag = "--delete-data"
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         wanted: dict[str, dict[str, ReadItem]] = {}

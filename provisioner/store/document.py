@@ -9,6 +9,7 @@ document written is valid by construction.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import uuid
@@ -61,6 +62,8 @@ TOP_FIELDS = (
 OPTIONAL_TOP_FIELDS = ("instance",)
 INSTANCE_PATTERN = r"^[0-9a-f]{32}$"
 RESOURCE_FIELDS = ("kind", "id", "attrs", "depends_on", "created_at", "updated_at")
+#: Resource fields present only when they apply.
+OPTIONAL_RESOURCE_FIELDS = ("kept",)
 INTENT_FIELDS = ("kind", "token", "started_at")
 #: Intent fields a state may lack (written by an older smprov, or not applicable).
 INTENT_OPTIONAL = ("name",)
@@ -91,9 +94,12 @@ class ResourceRecord:
     depends_on: tuple[str, ...]
     created_at: str
     updated_at: str
+    #: Why a `down` kept it (data the user did not ask to delete); None while it is part of
+    #: the stack.
+    kept: str | None = None
 
     def to_dict(self, *, copy_attrs: bool = True) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.kind,
             "id": self.id,
             "attrs": copy.deepcopy(self.attrs) if copy_attrs else self.attrs,
@@ -101,6 +107,9 @@ class ResourceRecord:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if self.kept is not None:
+            out["kept"] = self.kept
+        return out
 
     @cached_property
     def json_fragment(self) -> str:
@@ -213,6 +222,16 @@ class StateDocument:
         self.resources[key] = record
         self.intents.pop(key, None)
         return record
+
+    def mark_kept(self, key: str, reason: str | None, now: str) -> None:
+        """Note that a `down` kept ``key`` and why (None: it is part of the stack again)."""
+        record = self.resources.get(key)
+        if record is None or record.kept == reason:
+            return
+        if reason is not None and not isinstance(reason, str):
+            raise ValueError(f"resource {key}: kept must be a string")
+        _require(now, TIMESTAMP_PATTERN, "timestamp")
+        self.resources[key] = dataclasses.replace(record, kept=reason, updated_at=now)
 
     def drop_resource(self, key: str) -> None:
         """Forget a resource (it was deleted) and any intent for it; absent keys are fine."""
@@ -382,6 +401,7 @@ class StateDocument:
                     depends_on=tuple(r["depends_on"]),
                     created_at=r["created_at"],
                     updated_at=r["updated_at"],
+                    kept=r.get("kept"),
                 )
                 for key, r in data["resources"].items()
             },
@@ -464,8 +484,9 @@ def _check_resource(value: Any, path: str, problems: list[str]) -> None:
     if not isinstance(value, dict):
         problems.append(f"{path} must be an object")
         return
-    _check_fields(value, path, RESOURCE_FIELDS, problems)
+    _check_fields(value, path, RESOURCE_FIELDS, problems, optional=OPTIONAL_RESOURCE_FIELDS)
     _check_str(value, "kind", path, problems, KIND_PATTERN, "a lowercase kind name")
+    _check_str(value, "kept", path, problems)
     _check_str(value, "id", path, problems)
     if "attrs" in value:
         if isinstance(value["attrs"], dict):

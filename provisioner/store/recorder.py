@@ -69,6 +69,10 @@ class Recorder:
         deps = tuple(depends_on)
         self._change(lambda doc, now: doc.put_resource(key, kind, id, attrs, deps, now))
 
+    def keep(self, key: str, reason: str | None) -> None:
+        """A `down` kept this resource (``reason``), or (None) it is the stack's again."""
+        self._change(lambda doc, now: doc.mark_kept(key, reason, now))
+
     def forget(self, key: str, *, wait: bool = True) -> None:
         """A resource is gone from AWS (or was never there); clears its intent too. With
         ``wait=False`` the write happens in the background (see the module docstring)."""

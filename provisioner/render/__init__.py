@@ -18,31 +18,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from provisioner.engine.model import UNKNOWN, Action, Phase, StepEvent, StepStatus
+from provisioner.engine.model import Action, Phase, StepEvent, StepStatus
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped output (scripts, CI logs) must never be cut at 80 columns: IDs are the point.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
-
-STYLE = {
-    Action.CREATE: "green",
-    Action.UPDATE: "yellow",
-    Action.REPLACE: "magenta",
-    Action.DELETE: "red",
-    Action.NOOP: "dim",
-}
-
-
-def fmt(value: Any) -> str:
-    if value is UNKNOWN:
-        return "(known after apply)"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}={fmt(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(fmt(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    return str(value)
 
 
 def warnings(notices: Sequence[Any]) -> None:
@@ -50,68 +30,41 @@ def warnings(notices: Sequence[Any]) -> None:
         err.print(f"[yellow]warning:[/] {escape(notice.key)}: {escape(notice.message)}")
 
 
-def plan_table(plan: Any, *, title: str, show_noop: bool = False) -> None:
-    """Print the plan, Terraform-style: one line per resource (+ create, ~ update, -/+ replace,
-    - delete) with the fields that differ, then a summary line."""
+def plan_table(
+    plan: Any,
+    *,
+    title: str,
+    show_noop: bool = False,
+    kept: Mapping[str, str] | None = None,
+    console: Console | None = None,
+) -> None:
+    """Print the plan (``render.plan``: one attribute per line, at the terminal's width), then
+    its summary. ``kept``: the deletions that will keep their resource, and why."""
+    from provisioner.kinds import REGISTRY
+    from provisioner.render import plan as text
+
+    console = console or err
     warnings(plan.notices)
     steps = [s for s in plan.steps if show_noop or s.action is not Action.NOOP]
     if not steps:
-        err.print(
+        console.print(
             f"[green]No changes.[/] {title} matches the configuration "
             f"({len(plan.steps)} resources)."
         )
         return
-    err.print(f"[bold]{title}[/]")
-    for step in steps:
-        style = STYLE[step.action]
-        ident = f" {step.live.id}" if step.live else ""
-        head = Text(f"  {step.action.symbol:>3} ", style=style)
-        head.append(step.key, style=f"bold {style}")
-        head.append(f"  ({step.kind}{ident})", style="dim")
-        err.print(head)
-        for change in step.changes:
-            forced = " [magenta](forces replacement)[/]" if change.forces_replace else ""
-            for path, old, new in _field_diffs(change.path, change.old, change.new):
-                err.print(f"        {path}: {escape(fmt(old))} → {escape(fmt(new))}" + forced)
-        if step.action is Action.CREATE and step.desired is not None:
-            err.print(f"        {escape(_spec_summary(step.desired.spec))}", style="dim")
-        if step.reason:
-            err.print(f"        ({escape(step.reason)})", style="dim")
-    err.print(summary_line(plan))
-
-
-def _field_diffs(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
-    """A change of a table (tags, policies' top level) shown key by key, not as two dicts."""
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        keys = sorted(set(old) | set(new))
-        return [
-            (f"{path}.{k}", old.get(k, "(none)"), new.get(k, "(none)"))
-            for k in keys
-            if old.get(k) != new.get(k)
-        ]
-    return [(path, old, new)]
-
-
-def _spec_summary(spec: Mapping[str, Any]) -> str:
-    """The settings of a resource to be created, Terraform-style (Refs as ${key.attr})."""
-    parts = []
-    for name, value in spec.items():
-        if name == "tags" or isinstance(value, Mapping) or value in (None, "", (), []):
-            continue
-        parts.append(f"{name}={fmt(value)}")
-    return ", ".join(parts)
+    console.print(Text(title, style="bold"))
+    hidden = {name: kind.hidden for name, kind in REGISTRY.items()}
+    kept = kept or {}
+    lines = text.lines_of(steps, width=console.width, hidden=hidden, fresh=plan.fresh, kept=kept)
+    for line, style in lines:
+        console.print(Text(line, style=style), overflow="ignore", crop=False)
+    wrapped(text.summary(plan.summary(), kept=len(kept)), console=console)
 
 
 def summary_line(plan: Any) -> str:
-    counts = plan.summary()
-    parts = [
-        f"{counts.get(Action.CREATE, 0)} to create",
-        f"{counts.get(Action.UPDATE, 0)} to update",
-        f"{counts.get(Action.REPLACE, 0)} to replace",
-        f"{counts.get(Action.DELETE, 0)} to delete",
-        f"{counts.get(Action.NOOP, 0)} unchanged",
-    ]
-    return "Plan: " + ", ".join(parts) + "."
+    from provisioner.render import plan as text
+
+    return text.summary(plan.summary())
 
 
 class ProgressSink:
@@ -190,7 +143,9 @@ def apply_summary(
     skipped = report.count(StepStatus.SKIPPED)
     cancelled = report.count(StepStatus.CANCELLED)
     if not failed and not cancelled:
-        err.print(f"[green]{verb} complete:[/] {done} step(s) done.")
+        kept = sum(1 for r in report.results.values() if r.kept)
+        also = f" ({kept} kept: see below)" if kept else ""
+        err.print(f"[green]{verb} complete:[/] {done} step(s) done{also}.")
         return
     state = "interrupted" if interrupted else "incomplete"
     err.print(
@@ -204,6 +159,31 @@ def apply_summary(
         said = hint(result.error) if result.error is not None else None
         if said:
             err.print(f"  hint: {escape(said)}")
+
+
+def kept_ending(report: Any, plan: Any, kinds: Mapping[str, Any], flags: str | None = "") -> None:
+    """What a run kept (data the user did not ask to delete) and, for a `down` (``flags``: its
+    --local, --config and --state; None for an `up`, whose state no longer lists it), the
+    exact command that deletes it too."""
+    kept = [(key, r.message) for (key, _phase), r in report.results.items() if r.kept]
+    if not kept:
+        return
+    lines = [f"kept {len(kept)} resource(s) that hold data you did not ask to delete:"]
+    lines += [f"  {key}: {message}" for key, message in sorted(kept)]
+    if flags is not None:
+        needed = sorted({kinds[plan.step_by_key[key].kind].keep_flag for key, _ in kept} - {""})
+        lines.append(f"To delete them too: smprov down {' '.join(needed)}{flags}")
+    for index, line in enumerate(lines):
+        wrapped(line, style="yellow" if index == 0 else "")
+
+
+def wrapped(line: str, *, style: str = "", hang: int = 4, console: Console | None = None) -> None:
+    """Print ``line`` cut at spaces to the console's width (continuations indented)."""
+    from provisioner.render.plan import wrap
+
+    console = console or err
+    for part in wrap(line, console.width, hang):
+        console.print(Text(part, style=style), overflow="ignore", crop=False)
 
 
 #: The outputs `up` ends with (all of them: `smprov output`).
@@ -281,7 +261,9 @@ def status_table(rows: Sequence[Mapping[str, Any]]) -> None:
         table.add_column(col)
     for row in rows:
         status = row["status"]
-        style = {"exists": "green", "missing": "red", "drifted": "yellow"}.get(status, "")
+        style = {"exists": "green", "missing": "red", "drifted": "yellow", "kept": "cyan"}.get(
+            status, ""
+        )
         table.add_row(row["key"], row["kind"], row["id"], Text(status, style=style))
     out.print(table)
 
@@ -333,14 +315,19 @@ def changes_doc(steps: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def plan_doc(plan: Any, stack: str) -> dict[str, Any]:
-    """`plan --json`."""
-    return {
+    """`plan --json` (a value made for this plan reads "(random, chosen at apply)", as in the
+    text: two plans of an unchanged world are the same document)."""
+    from provisioner.render.plan import hide_fresh
+
+    doc = {
         "ok": True,
         "stack": stack,
         "changes": changes_doc(plan.changes),
         "summary": {a.value: n for a, n in plan.summary().items()},
         "notices": [{"key": n.key, "message": n.message} for n in plan.notices],
     }
+    fresh = getattr(plan, "fresh", {})
+    return json.loads(hide_fresh(json.dumps(doc), fresh)) if fresh else doc
 
 
 def resource_ids(doc: Any) -> dict[str, str]:
@@ -375,12 +362,15 @@ def apply_doc(report: Any, final: Any, plan: Any) -> dict[str, Any]:
 
 def status_rows(doc: Any, plan: Any, found: Any) -> list[dict[str, str]]:
     """Each resource the state records, and whether it still exists as configured: ``exists``,
-    ``drifted`` (it differs from the configuration) or ``missing``."""
+    ``drifted`` (it differs from the configuration), ``kept`` (a `down` kept it: it holds data
+    the user did not ask to delete) or ``missing``."""
     rows = []
     for key, rec in sorted((doc.resources if doc else {}).items()):
         step = plan.step_by_key.get(key)
         if key not in found.live:
             status = "missing"
+        elif rec.kept:
+            status = "kept"
         elif step is not None and step.changes:
             status = "drifted"
         else:
