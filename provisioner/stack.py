@@ -33,7 +33,7 @@ from provisioner.engine.model import (
     Recorded,
     Refreshed,
     StepEvent,
-    contains_unknown,
+    own_causes,
 )
 from provisioner.engine.ownership import ForeignStackError, foreign
 from provisioner.engine.planner import Plan, make_plan
@@ -615,11 +615,12 @@ def check_replacements(
     if destroying and not allow_replace:
         # The count is the plan's own ("N to replace"); the causes are the settings AWS cannot
         # change in place, the rest follows from them (a subnet of a new VPC is new too).
-        causes = [
-            f"{s.key} ({', '.join(c.path for c in s.changes if c.forces_replace)})"
-            for s in replaced
-            if any(c.forces_replace and not contains_unknown(c.new) for c in s.changes)
-        ]
+        # Those forced only by their own settings first (the VPC before its subnets).
+        own = sorted(
+            (s for s in replaced if own_causes(s)),
+            key=lambda s: len(own_causes(s)) < sum(c.forces_replace for c in s.changes),
+        )
+        causes = [f"{s.key} ({', '.join(own_causes(s))})" for s in own]
         shown = ", ".join(causes[:5]) + (f" and {len(causes) - 5} more" if len(causes) > 5 else "")
         raise SmprovError(
             f"the plan replaces {len(replaced)} resource(s) (the -/+ lines above): AWS cannot "

@@ -183,6 +183,12 @@ class Step:
     loses_data: bool = False
 
 
+def own_causes(step: Step) -> list[str]:
+    """The fields that force ``step``'s replacement by a value of its own (the VPC's new CIDR),
+    not by a parent's id that is unknown until the parent is made again."""
+    return [c.path for c in step.changes if c.forces_replace and not contains_unknown(c.new)]
+
+
 class StepStatus(enum.Enum):
     PENDING = "pending"
     RUNNING = "running"

@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from provisioner.engine.model import UNKNOWN, Action, FieldChange, Ref, Step, contains_unknown
+from provisioner.engine.model import UNKNOWN, Action, FieldChange, Ref, Step, own_causes
 from provisioner.kind_helpers.policy import normalize_policy
 
 RANDOM = "(random, chosen at apply)"
@@ -43,10 +43,11 @@ def ordered(steps: Iterable[Step]) -> list[Step]:
     def rank(step: Step) -> int:
         if step.action is not Action.REPLACE:
             return 3
-        forcing = [contains_unknown(c.new) for c in step.changes if c.forces_replace]
-        if forcing and not any(forcing):
+        forcing = [c for c in step.changes if c.forces_replace]
+        own = own_causes(step)
+        if own and len(own) == len(forcing):
             return 0  # only its own settings force it (the VPC's CIDR)
-        return 1 if not all(forcing) else 2
+        return 1 if own else 2
 
     return sorted(steps, key=rank)
 

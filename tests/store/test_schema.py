@@ -87,6 +87,7 @@ BAD_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("endpoint without scheme", change("endpoint", "localhost:5000"), "endpoint must be an"),
     ("instance not hex", change("instance", "run-1"), "instance must be 32 lowercase hex digits"),
     ("instance null", change("instance", None), "instance must be a string"),
+    ("kept as number", change("resources/vpc/kept", 1), "resources.vpc.kept must be a string"),
     ("resources as list", change("resources", []), "resources must be an object"),
     ("bad resource key", change("resources/Bad Key", VPC_RECORD), "is not a valid key"),
     ("resource as string", change("resources/vpc", "vpc-1"), "resources.vpc must be an object"),
@@ -138,6 +139,8 @@ def test_schema_patterns_are_the_code_patterns() -> None:
     assert props["endpoint"]["pattern"] == document.ENDPOINT_PATTERN
     assert props["instance"]["pattern"] == document.INSTANCE_PATTERN
     assert set(props) == {*document.TOP_FIELDS, *document.OPTIONAL_TOP_FIELDS}
+    resource = set(defs["resource"]["properties"])
+    assert resource == {*document.RESOURCE_FIELDS, *document.OPTIONAL_RESOURCE_FIELDS}
     assert SCHEMA["required"] == list(document.TOP_FIELDS)
     assert defs["resource"]["required"] == list(document.RESOURCE_FIELDS)
     assert defs["intent"]["required"] == list(document.INTENT_FIELDS)
@@ -185,6 +188,7 @@ def test_bad_documents_are_rejected_by_both(
         change("endpoint", None),
         change("endpoint", "https://s3.example.com:9000/path"),
         change("instance", "0123456789abcdef0123456789abcdef"),
+        change("resources/vpc/kept", "it holds flow-log data"),
         change("serial", 7.0),
         change("resources", {}),
         change("intents", {}),

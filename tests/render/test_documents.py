@@ -18,7 +18,9 @@ def _plan(*steps: Step) -> Plan:
 
 def _doc(**ids: str) -> SimpleNamespace:
     return SimpleNamespace(
-        resources={k: SimpleNamespace(kind=k.split(".")[0], id=v) for k, v in ids.items()}
+        resources={
+            k: SimpleNamespace(kind=k.split(".")[0], id=v, kept=None) for k, v in ids.items()
+        }
     )
 
 
