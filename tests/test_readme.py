@@ -19,10 +19,32 @@ def test_every_config_key_is_documented_and_nothing_else() -> None:
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
+    """README, .ci/run and the workflow's test job run one and the same command."""
+    import yaml
+
     blocks = re.findall(r"```sh\n(.*?)```", README, flags=re.S)
     test_command = next(line for b in blocks for line in b.splitlines() if "pytest" in line)
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test_command.strip() in [line.strip() for line in ci]
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "smprov.yml").read_text())
+    runs = [s["run"].strip() for s in workflow["jobs"]["test"]["steps"] if "run" in s]
+    assert runs == [test_command.strip()]
+
+
+def test_the_supported_pythons_are_what_ci_tests_and_pyproject_allows() -> None:
+    import tomllib
+
+    import yaml
+
+    said = re.search(r"smprov supports Python ((?:3\.\d+(?:, | and )?)+)", README)
+    assert said is not None
+    versions = re.findall(r"3\.\d+", said.group(1))
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "smprov.yml").read_text())
+    assert workflow["jobs"]["test"]["strategy"]["matrix"]["python-version"] == versions
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == f">={versions[0]}"
+    classifiers = {c.rsplit(" :: ", 1)[1] for c in project["classifiers"] if "Python :: 3." in c}
+    assert classifiers == set(versions)
 
 
 def test_every_cli_command_is_documented() -> None:
