@@ -14,7 +14,7 @@ configuration is checked in ``provisioner.preflight``, where AWS is read):
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from provisioner.blueprint import storage
@@ -68,8 +68,9 @@ class Blueprint:
 
     desired: tuple[Desired, ...]
     data: Mapping[str, str]
-    #: The names in ``data`` made for this run (no state keeps them yet).
-    generated: frozenset[str] = frozenset()
+    #: The names in ``data`` made for this run (no state keeps them yet): how the blueprint came
+    #: about, not what it is, so not compared.
+    generated: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 def make(

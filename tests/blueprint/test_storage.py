@@ -173,6 +173,7 @@ def test_make_builds_once_into_a_frozen_blueprint_and_leaves_the_data_alone(
         made.data["bucket_suffix"] = "changed"  # type: ignore[index]
     again = blueprint.make(cfg, account="123456789012", partition="aws", data=made.data)
     assert again == made
+    assert made.generated == {"bucket_suffix"} and again.generated == frozenset()
 
 
 def test_adopt_data_recovers_the_suffix_of_a_found_bucket() -> None:

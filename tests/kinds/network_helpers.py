@@ -60,6 +60,7 @@ class MemoryRecorder:
     resources: dict[str, Recorded] = field(default_factory=dict)
     attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
     intents: dict[str, str] = field(default_factory=dict)
+    kept: dict[str, str | None] = field(default_factory=dict)
 
     def record(
         self, key: str, kind: str, id: str, attrs: Mapping[str, Any], depends_on: list[str]
@@ -67,6 +68,9 @@ class MemoryRecorder:
         self.resources[key] = Recorded(kind, id, frozenset(depends_on))
         self.attrs[key] = json.loads(json.dumps(dict(attrs)))
         self.intents.pop(key, None)
+
+    def keep(self, key: str, reason: str | None) -> None:
+        self.kept[key] = reason
 
     def forget(self, key: str, *, wait: bool = True) -> None:
         self.resources.pop(key, None)
