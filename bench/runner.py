@@ -22,7 +22,7 @@ from typing import Any
 from bench.critical import CriticalPath, lower_bound
 from bench.model import AwsModel, MotoFidelity
 from bench.trace import Tracer, traced
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.clients import Clients
 from provisioner.aws.retry import Timing
 from provisioner.engine.graph import Graph
@@ -240,28 +240,28 @@ def _run_operation(
     tracer.reset()
     keys_by_id: dict[str, str] = {}
     started, cpu_started = time.monotonic(), time.process_time()
-    options = ops.Options(
+    options = operations.Options(
         cwd=work,
         clients=new_clients(),
         timing=timing,
         parallelism=scenario.parallelism,
         preflight=op != "down",  # as `smprov down` does: a teardown skips the preflight
     )
-    stk = ops.open_stack(options)
+    stk = operations.open_stack(options)
     opened = time.monotonic()
     stk.kinds = traced(stk.kinds, tracer, keys_by_id)
     backend = TimedBackend(stk.backend)
     stk.backend = backend  # type: ignore[assignment]
     tracer.phase = "refresh"
-    with ops.locked(stk, "plan" if op == "plan" else op.split()[-1]) as doc:
-        plan, _ = (ops.plan_down if op == "down" else ops.plan_up)(stk, doc)
+    with operations.locked(stk, "plan" if op == "plan" else op.split()[-1]) as doc:
+        plan, _ = (operations.plan_down if op == "down" else operations.plan_up)(stk, doc)
         planned = time.monotonic()
         tracer.phase = "apply"
         if op != "plan":
             keys_by_id.update({s.live.id: s.key for s in plan.steps if s.live is not None})
             # A full teardown: what `down --delete-data --delete-logs` removes.
             flags = {"delete_data": True, "delete_logs": True} if op == "down" else {}
-            report, final = ops.execute(stk, plan, doc, **flags)
+            report, final = operations.execute(stk, plan, doc, **flags)
             if not report.ok:
                 failed = "; ".join(f"{node[0]}: {r.message}" for node, r in report.failed)
                 raise BenchError(f"{scenario.label}: {op} failed: {failed}")

@@ -205,7 +205,7 @@ def _options(
     teardown: bool = False,
 ) -> Any:
     from provisioner import render
-    from provisioner.stack import Options
+    from provisioner.operations import Options
 
     return Options(
         config_path=config,
@@ -309,12 +309,11 @@ def plan(
 ) -> None:
     """Show what `up` would change (reads AWS, changes nothing)."""
     with _errors(json_out):
-        from provisioner import render
-        from provisioner import stack as ops
+        from provisioner import operations, render
 
         options = _options(config, state, local, teardown=destroy)
-        with _reading(), ops.session(options, "plan") as (stk, doc):
-            the_plan, _ = (ops.plan_down if destroy else ops.plan_up)(stk, doc)
+        with _reading(), operations.session(options, "plan") as (stk, doc):
+            the_plan, _ = (operations.plan_down if destroy else operations.plan_up)(stk, doc)
         if json_out:
             render.emit_json(render.plan_doc(the_plan, stk.config.environment))
         else:
@@ -322,7 +321,7 @@ def plan(
                 the_plan,
                 title=f"stack {stk.config.environment}",
                 show_noop=show_unchanged,
-                kept=ops.kept_in(the_plan, stk.kinds) if destroy else None,
+                kept=operations.kept_in(the_plan, stk.kinds) if destroy else None,
             )
         if detailed_exitcode and not the_plan.is_empty:
             raise typer.Exit(EXIT_CHANGES)
@@ -347,12 +346,14 @@ def up(
 ) -> None:
     """Create or update the stack so that it matches the configuration."""
     with _errors(json_out):
-        from provisioner import render
-        from provisioner import stack as ops
+        from provisioner import operations, render
 
         reading = _reading()
-        with reading, ops.session(_options(config, state, local, parallelism), "up") as (stk, doc):
-            the_plan, _ = ops.plan_up(stk, doc)
+        with (
+            reading,
+            operations.session(_options(config, state, local, parallelism), "up") as (stk, doc),
+        ):
+            the_plan, _ = operations.plan_up(stk, doc)
             reading.stop()
             if not json_out:
                 render.plan_table(the_plan, title=f"stack {stk.config.environment}")
@@ -362,9 +363,9 @@ def up(
                 else:
                     _up_ending(doc, stk.config, config, state, local)
                 return
-            ops.check_replacements(the_plan, allow_replace, stk.kinds)
+            operations.check_replacements(the_plan, allow_replace, stk.kinds)
             _confirm(f"Apply these changes to stack {stk.config.environment}?", yes, verb="apply")
-            run = _run_plan(ops.execute, stk, the_plan, doc, json_mode=json_out, verb="up")
+            run = _run_plan(operations.execute, stk, the_plan, doc, json_mode=json_out, verb="up")
         if not json_out:
             render.kept_ending(run[0], the_plan, stk.kinds, flags=None)
         _finish(*run, the_plan, json_out)
@@ -417,15 +418,14 @@ def down(
 ) -> None:
     """Delete every resource of the stack, in dependency order."""
     with _errors(json_out):
-        from provisioner import render
-        from provisioner import stack as ops
+        from provisioner import operations, render
 
         options = _options(config, state, local, parallelism, teardown=True)
         reading = _reading()
-        with reading, ops.session(options, "down") as (stk, doc):
-            the_plan, _ = ops.plan_down(stk, doc)
+        with reading, operations.session(options, "down") as (stk, doc):
+            the_plan, _ = operations.plan_down(stk, doc)
             reading.stop()
-            kept = ops.kept_in(
+            kept = operations.kept_in(
                 the_plan, stk.kinds, delete_data=delete_data, delete_logs=delete_logs
             )
             if not json_out:
@@ -437,7 +437,7 @@ def down(
                 return
             _confirm(f"Delete stack {stk.config.environment}?", yes, verb="delete")
             run = _run_plan(
-                ops.execute,
+                operations.execute,
                 stk,
                 the_plan,
                 doc,
@@ -471,13 +471,14 @@ def status(
 ) -> None:
     """List the resources in the state and whether each still exists in AWS."""
     with _errors(json_out):
-        from provisioner import render
-        from provisioner import stack as ops
+        from provisioner import operations, render
 
         with _reading():
-            stk = ops.open_stack(_options(config, state, local))
-            doc = ops.read_state(stk)
-            the_plan, found = ops.plan_up(stk, ops.unless_stale(stk, doc, set_aside=False))
+            stk = operations.open_stack(_options(config, state, local))
+            doc = operations.read_state(stk)
+            the_plan, found = operations.plan_up(
+                stk, operations.unless_stale(stk, doc, set_aside=False)
+            )
         rows = render.status_rows(doc, the_plan, found)
         render.warnings(stk.state_notices)
         if json_out:
@@ -507,8 +508,8 @@ def output(
     """Print the ids the next steps need (VPC, subnets, route tables, NAT gateways, ...)."""
     with _errors(json_out or output_format == "sagemaker"):
         from provisioner import render
+        from provisioner.operations import read_state_only
         from provisioner.outputs import outputs
-        from provisioner.stack import read_state_only
 
         if output_format not in ("text", "sagemaker"):
             raise UsageError(
@@ -553,10 +554,9 @@ def permissions(
     """Print the least-privilege IAM policy for running smprov against this stack (the policy
     is JSON either way; --json also makes errors JSON)."""
     with _errors(json_out):
-        from provisioner import render
-        from provisioner import stack as ops
+        from provisioner import operations, render
 
-        render.emit_json(ops.deployer_permissions(_options(config, state, local), account))
+        render.emit_json(operations.deployer_permissions(_options(config, state, local), account))
 
 
 @app.command(name="import")
@@ -590,8 +590,7 @@ def import_(
     With --from-terraform: adopt the stack a Terraform setup made, in place (tags it, writes the
     state, smprov.toml and the hand-off; nothing else changes in AWS)."""
     with _errors(json_out):
-        from provisioner import render
-        from provisioner import stack as ops
+        from provisioner import operations, render
 
         if from_terraform is not None:
             from provisioner.terraform_import import import_from_terraform
@@ -602,8 +601,8 @@ def import_(
             return
         if handoff is not None:
             raise UsageError("--handoff goes with --from-terraform")
-        with _reading(), ops.session(_options(config, state, local), "import") as (stk, doc):
-            done = ops.adopt_into_state(stk, doc)
+        with _reading(), operations.session(_options(config, state, local), "import") as (stk, doc):
+            done = operations.adopt_into_state(stk, doc)
         for former, keys in sorted(done.restamped.items(), key=lambda item: str(item[0])):
             owner = f"lineage {former}" if former else "no lineage"
             render.err.print(
@@ -631,7 +630,7 @@ def unlock(
     """Remove a stale state lock (S3: whoever holds it, unless alive on this host)."""
     with _errors():
         from provisioner import render
-        from provisioner.stack import backend_only
+        from provisioner.operations import backend_only
 
         render.err.print(backend_only(_options(config, state, local)).unlock())
 
@@ -661,7 +660,7 @@ def state_pull(
     """Print the stack's state from its configured backend (e.g. S3) on stdout."""
     with _errors():
         from provisioner import render
-        from provisioner.stack import open_state
+        from provisioner.operations import open_state
         from provisioner.store.local import LocalBackend
         from provisioner.store.transfer import copy_state, read_required
 
@@ -691,7 +690,7 @@ def state_push(
     """Write a local state file into the stack's configured backend, under its lock."""
     with _errors():
         from provisioner import render
-        from provisioner.stack import open_state
+        from provisioner.operations import open_state
         from provisioner.store.local import LocalBackend
         from provisioner.store.transfer import copy_state
 

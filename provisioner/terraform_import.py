@@ -24,7 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.errors import to_aws_error
 from provisioner.blueprint import Blueprint
 from provisioner.config import (
@@ -64,7 +64,7 @@ class ImportResult:
 
 
 def import_from_terraform(
-    options: ops.Options, source: str, *, handoff_path: Path | None = None
+    options: operations.Options, source: str, *, handoff_path: Path | None = None
 ) -> ImportResult:
     """Adopt the stack ``source`` records (see the module docstring for the order of things).
     Every refusal is a SmprovError raised before the first write: exit 2 for what the input
@@ -75,7 +75,7 @@ def import_from_terraform(
     existing = load_config(options.config_path, cwd=cwd) if config_path.exists() else None
     clients = options.clients
     if source.startswith("s3://") and clients is None:
-        clients = ops.make_clients(options, existing or load_config(None, cwd=cwd))
+        clients = operations.make_clients(options, existing or load_config(None, cwd=cwd))
     s3 = clients("s3") if clients is not None and source.startswith("s3://") else None
     tfstate = read_source(source, cwd=cwd, s3_client=s3)
     stack_map = map_state(tfstate)
@@ -85,7 +85,7 @@ def import_from_terraform(
     )
     _check_region(stack_map, existing)
     options = dataclasses.replace(options, clients=clients)
-    with ops.session(options, "import", config=existing or wanted) as (stack, doc):
+    with operations.session(options, "import", config=existing or wanted) as (stack, doc):
         _check_account(stack_map, stack.account)
         if existing is not None:
             found = settings.differences(stack.config, wanted.with_zones(stack_map.zones), derived)
@@ -98,7 +98,7 @@ def import_from_terraform(
                 )
         _check_not_managed(stack, doc, stack_map)
         # This state's lineage (a new one without a state) goes on every tag.
-        bp = ops.build_blueprint(stack, doc)
+        bp = operations.build_blueprint(stack, doc)
         snap = _read_adopted(stack, bp, stack_map)
         _check_alive_and_unowned(stack, doc, stack_map, snap)
         if existing is None:
@@ -120,7 +120,7 @@ def import_from_terraform(
     )
 
 
-def _config_path(options: ops.Options, cwd: Path) -> Path:
+def _config_path(options: operations.Options, cwd: Path) -> Path:
     path = options.config_path or Path(CONFIG_FILE)
     return path if path.is_absolute() else cwd / path
 
@@ -146,7 +146,9 @@ def _check_account(stack_map: StackMap, account: str) -> None:
         )
 
 
-def _check_not_managed(stack: ops.Stack, doc: StateDocument | None, stack_map: StackMap) -> None:
+def _check_not_managed(
+    stack: operations.Stack, doc: StateDocument | None, stack_map: StackMap
+) -> None:
     """No smprov stack of this environment yet: neither a state with resources (other than an
     interrupted import of this same Terraform stack) nor a VPC tagged as the stack's."""
     env = stack.config.environment
@@ -178,14 +180,14 @@ def _check_not_managed(stack: ops.Stack, doc: StateDocument | None, stack_map: S
         )
 
 
-def _read_adopted(stack: ops.Stack, bp: Blueprint, stack_map: StackMap) -> Refreshed:
+def _read_adopted(stack: operations.Stack, bp: Blueprint, stack_map: StackMap) -> Refreshed:
     """Every resource of the blueprint, through its kind; the adopted ones by Terraform's ids."""
     recorded = {key: Recorded(a.kind, a.id) for key, a in stack_map.adopted.items()}
     return refresh(stack.ctx(), stack.kinds, bp.desired, recorded)
 
 
 def _check_alive_and_unowned(
-    stack: ops.Stack, doc: StateDocument | None, stack_map: StackMap, snap: Refreshed
+    stack: operations.Stack, doc: StateDocument | None, stack_map: StackMap, snap: Refreshed
 ) -> None:
     env = stack.config.environment
     gone = [
@@ -231,7 +233,7 @@ def _check_alive_and_unowned(
         )
 
 
-def _missing_from_tables(stack: ops.Stack, stack_map: StackMap) -> list[Any]:
+def _missing_from_tables(stack: operations.Stack, stack_map: StackMap) -> list[Any]:
     """Routes and associations, by the route tables' ids (they carry no tags of their own)."""
     wanted = [a for a in stack_map.adopted.values() if a.kind in _THROUGH_TABLES]
     tables = sorted({str(a.resource.get("route_table_id")) for a in wanted})
@@ -250,7 +252,7 @@ def _missing_from_tables(stack: ops.Stack, stack_map: StackMap) -> list[Any]:
 
 
 def _take_over(
-    stack: ops.Stack,
+    stack: operations.Stack,
     doc: StateDocument | None,
     bp: Blueprint,
     stack_map: StackMap,
@@ -269,7 +271,7 @@ def _take_over(
         {k: v for k, v in snap.live.items() if k in stack_map.adopted},
         {k: v for k, v in snap.kind_of.items() if k in stack_map.adopted},
     )
-    done = ops.take_over(stack, recorder.doc, bp, adopted)
+    done = operations.take_over(stack, recorder.doc, bp, adopted)
     tables = _read_through_tables(stack, bp, stack_map)
     recorder = Recorder(stack.backend, stack.backend.read() or recorder.doc)
     deps = {d.key: sorted(d.depends_on) for d in bp.desired}
@@ -278,7 +280,9 @@ def _take_over(
     return sorted(k for keys in done.restamped.values() for k in keys)
 
 
-def _read_through_tables(stack: ops.Stack, bp: Blueprint, stack_map: StackMap) -> dict[str, Live]:
+def _read_through_tables(
+    stack: operations.Stack, bp: Blueprint, stack_map: StackMap
+) -> dict[str, Live]:
     """Routes and associations, read by their kinds now that their tables carry the stack's
     tags (AWS shows new tags within seconds: waited for, within the consistency bound)."""
     keys = {k for k, a in stack_map.adopted.items() if a.kind in _THROUGH_TABLES}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.clients import Clients, is_read_operation
 from provisioner.aws.retry import FAST, Timing
 from provisioner.engine.executor import ApplyReport
@@ -59,37 +59,39 @@ class Harness:
     def write_config(self, text: str) -> None:
         (self.workdir / "smprov.toml").write_text(textwrap.dedent(text))
 
-    def options(self, **overrides: Any) -> ops.Options:
-        return ops.Options(cwd=self.workdir, clients=self.clients, timing=self.timing, **overrides)
+    def options(self, **overrides: Any) -> operations.Options:
+        return operations.Options(
+            cwd=self.workdir, clients=self.clients, timing=self.timing, **overrides
+        )
 
-    def open(self, **overrides: Any) -> ops.Stack:
-        return ops.open_stack(self.options(**overrides))
+    def open(self, **overrides: Any) -> operations.Stack:
+        return operations.open_stack(self.options(**overrides))
 
     def plan(self, *, destroy: bool = False, **overrides: Any) -> Plan:
-        with ops.session(self.options(**overrides), "plan") as (stk, doc):
-            plan, _ = (ops.plan_down if destroy else ops.plan_up)(stk, doc)
+        with operations.session(self.options(**overrides), "plan") as (stk, doc):
+            plan, _ = (operations.plan_down if destroy else operations.plan_up)(stk, doc)
         return plan
 
     def up(self, **flags: Any) -> tuple[Plan, ApplyReport, StateDocument]:
-        return self._run(ops.plan_up, "up", **flags)
+        return self._run(operations.plan_up, "up", **flags)
 
     def down(self, **flags: Any) -> tuple[Plan, ApplyReport, StateDocument]:
-        return self._run(ops.plan_down, "down", **flags)
+        return self._run(operations.plan_down, "down", **flags)
 
     def _run(
         self, planner: Callable[..., Any], op: str, **flags: Any
     ) -> tuple[Plan, ApplyReport, StateDocument]:
-        with ops.session(self.options(), op) as (stk, doc):
+        with operations.session(self.options(), op) as (stk, doc):
             plan, _ = planner(stk, doc)
-            report, final = ops.execute(stk, plan, doc, **flags)
+            report, final = operations.execute(stk, plan, doc, **flags)
         failed = [(node, r.message) for node, r in report.failed]
         assert not failed, f"{op} failed: {failed}"
         return plan, report, final
 
-    def import_(self) -> ops.Takeover:
+    def import_(self) -> operations.Takeover:
         """`smprov import`: take the stack over into this directory's state."""
-        with ops.session(self.options(), "import") as (stk, doc):
-            return ops.adopt_into_state(stk, doc)
+        with operations.session(self.options(), "import") as (stk, doc):
+            return operations.adopt_into_state(stk, doc)
 
     def state(self) -> StateDocument | None:
         return self.open().backend.read()

@@ -16,7 +16,7 @@ from typing import Any
 from bench.model import MotoFidelity
 from bench.report import verdict
 from bench.trace import Tracer, traced
-from provisioner import stack as ops
+from provisioner import operations
 from tests.harness import Harness
 
 START_UP = {
@@ -127,9 +127,9 @@ def test_cold_up_sends_one_create_per_resource_plus_separate_settings(harness: H
     keys_by_id: dict[str, str] = {}
     stk = harness.open()
     stk.kinds = traced(stk.kinds, tracer, keys_by_id)
-    with ops.locked(stk, "up") as doc:
-        plan, _ = ops.plan_up(stk, doc)
-        report, _final = ops.execute(stk, plan, doc)
+    with operations.locked(stk, "up") as doc:
+        plan, _ = operations.plan_up(stk, doc)
+        report, _final = operations.execute(stk, plan, doc)
     assert report.ok
 
     by_key: dict[str, Any] = tracer.mutating_by_key()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.clients import Clients
 from provisioner.store.local import LocalBackend
 from tests.test_faults import CallFaults
@@ -26,14 +26,14 @@ STATE = Path("state") / "dev.json"
 
 def inject(monkeypatch: pytest.MonkeyPatch, operation: str, fault: CallFaults) -> None:
     """Make the clients the CLI builds answer ``operation`` with ``fault``."""
-    real = ops._make_clients
+    real = operations._make_clients
 
-    def make(options: ops.Options, config: Any) -> Clients:
+    def make(options: operations.Options, config: Any) -> Clients:
         clients = real(options, config)
         fault.install(clients, operation)
         return clients
 
-    monkeypatch.setattr(ops, "_make_clients", make)
+    monkeypatch.setattr(operations, "_make_clients", make)
 
 
 def vpcs() -> list[Any]:

@@ -22,8 +22,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from provisioner import blueprint
-from provisioner import stack as ops
+from provisioner import blueprint, operations
 from provisioner.aws.clients import Clients, is_read_operation
 from provisioner.config import load_config
 from provisioner.engine.contract import KEY_TAG, STACK_TAG
@@ -211,7 +210,7 @@ def test_a_new_create_sends_a_new_token(setup: tuple[Account, TokenLedger, Path]
     with fresh_account(account):
         run(account, workdir)
         first = {s.key: s.token for s in ledger.sent if s.token}
-        run(account, workdir, ops.plan_down, delete_data=True, delete_logs=True)
+        run(account, workdir, operations.plan_down, delete_data=True, delete_logs=True)
         ledger.sent.clear()
         _plan, report, _final = run(account, workdir)
         assert report.ok

@@ -47,7 +47,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.clients import Clients, is_read_operation
 from provisioner.aws.retry import FAST
 from provisioner.engine.contract import KEY_TAG
@@ -194,22 +194,26 @@ def fake_aws_env() -> Iterator[None]:
 def run(
     account: Account,
     workdir: Path,
-    planner: Callable[..., tuple[Plan, Any]] = ops.plan_up,
+    planner: Callable[..., tuple[Plan, Any]] = operations.plan_up,
     **flags: Any,
 ) -> tuple[Plan, ApplyReport, StateDocument]:
-    """One `up` (or `down` with ``planner=ops.plan_down``), as the CLI runs it."""
-    stk = ops.open_stack(ops.Options(cwd=workdir, clients=account.clients, timing=FAST))
+    """One `up` (or `down` with ``planner=operations.plan_down``), as the CLI runs it."""
+    stk = operations.open_stack(
+        operations.Options(cwd=workdir, clients=account.clients, timing=FAST)
+    )
     stk.backend = KilledBackend(stk.backend, account.switch)
-    with ops.locked(stk, "up") as doc:
+    with operations.locked(stk, "up") as doc:
         plan, _ = planner(stk, doc)
-        report, final = ops.execute(stk, plan, doc, **flags)
+        report, final = operations.execute(stk, plan, doc, **flags)
     return plan, report, final
 
 
 def plan_only(account: Account, workdir: Path) -> Plan:
-    stk = ops.open_stack(ops.Options(cwd=workdir, clients=account.clients, timing=FAST))
-    with ops.locked(stk, "plan") as doc:
-        return ops.plan_up(stk, doc)[0]
+    stk = operations.open_stack(
+        operations.Options(cwd=workdir, clients=account.clients, timing=FAST)
+    )
+    with operations.locked(stk, "plan") as doc:
+        return operations.plan_up(stk, doc)[0]
 
 
 # -- the inventory of an emulated account -----------------------------------------------------
@@ -439,7 +443,9 @@ def converge_and_destroy(account: Account, workdir: Path, baseline: list[Item]) 
     assert account.switch.answered == []
 
     # `down` keeps the bucket and the flow-log group unless told: tell it, to leave nothing.
-    _plan, report, final = run(account, workdir, ops.plan_down, delete_data=True, delete_logs=True)
+    _plan, report, final = run(
+        account, workdir, operations.plan_down, delete_data=True, delete_logs=True
+    )
     assert report.ok, [(node, r.message) for node, r in report.failed]
     assert final.resources == {}
     assert [i.name for i in stack_items(account.clients, baseline)] == []
@@ -449,12 +455,12 @@ def converge_and_destroy(account: Account, workdir: Path, baseline: list[Item]) 
 
 KILLER = """
 import os, signal, sys
-from provisioner import cli, stack
+from provisioner import cli, operations
 from provisioner.aws.clients import is_read_operation
 
 after = int(sys.argv[1])
 answered = []
-real = stack._make_clients
+real = operations._make_clients
 
 
 def make(options, config):
@@ -470,7 +476,7 @@ def make(options, config):
     return clients
 
 
-stack._make_clients = make
+operations._make_clients = make
 cli.app(["up", "--yes"])
 """
 

@@ -25,7 +25,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.clients import Clients
 from provisioner.aws.retry import FAST
 from provisioner.engine.contract import KEY_TAG
@@ -206,10 +206,10 @@ def test_a_whole_up_survives_throttling_on_every_first_attempt(
     clients.add_hook("before-call.*.*", new_call)
     clients.add_hook("before-send.*.*", throttle_first_send)
     (tmp_path / "smprov.toml").write_text(CONFIG)  # parallelism 1: the gate is process-wide
-    stk = ops.open_stack(ops.Options(cwd=tmp_path, clients=clients, timing=FAST))
-    with ops.locked(stk, "up") as doc:
-        plan, _ = ops.plan_up(stk, doc)
-        report, final = ops.execute(stk, plan, doc)
+    stk = operations.open_stack(operations.Options(cwd=tmp_path, clients=clients, timing=FAST))
+    with operations.locked(stk, "up") as doc:
+        plan, _ = operations.plan_up(stk, doc)
+        report, final = operations.execute(stk, plan, doc)
     assert report.ok, [(node, r.message) for node, r in report.failed]
     assert len(throttled) > 50
     assert len(final.resources) == len(plan.steps)
@@ -301,7 +301,9 @@ def test_dependency_violation_on_delete_is_retried(fresh: tuple[Account, Path, l
     run(account, workdir)
     busy = CallFaults("DependencyViolation", "The subnet has dependencies", times=3)
     busy.install(account.clients, "ec2.DeleteSubnet")
-    _plan, report, final = run(account, workdir, ops.plan_down, delete_data=True, delete_logs=True)
+    _plan, report, final = run(
+        account, workdir, operations.plan_down, delete_data=True, delete_logs=True
+    )
     assert report.ok, [(node, r.message) for node, r in report.failed]
     assert busy.failed == 3
     assert final.resources == {}
@@ -322,7 +324,9 @@ def test_a_network_interface_smprov_did_not_create_is_named(
     busy.match = lambda params: params.get("SubnetId") == subnet_id
     busy.install(account.clients, "ec2.DeleteSubnet")
 
-    _plan, report, final = run(account, workdir, ops.plan_down, delete_data=True, delete_logs=True)
+    _plan, report, final = run(
+        account, workdir, operations.plan_down, delete_data=True, delete_logs=True
+    )
     failed = {node[0]: r for node, r in report.failed}
     assert list(failed) == ["subnet.private.us-east-1a"]
     error = failed["subnet.private.us-east-1a"].error

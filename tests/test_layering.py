@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("outputs",),
     ("migrate",),
     ("emulator", "local"),
-    ("stack",),
+    ("operations",),
     ("terraform_import",),
     ("render",),
     ("cli",),

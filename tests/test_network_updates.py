@@ -9,7 +9,7 @@ import pytest
 
 from provisioner.engine.model import Action
 from provisioner.errors import SmprovError
-from provisioner.stack import check_replacements
+from provisioner.operations import check_replacements
 from tests.harness import Harness
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.clients import Clients
 from provisioner.cli import app
 from provisioner.engine.contract import LINEAGE_TAG
@@ -178,8 +178,11 @@ def test_import_of_its_own_stack_changes_nothing(
     account: Account, first: tuple[Path, StateDocument, list[Item]]
 ) -> None:
     workdir, before, _baseline = first
-    with ops.session(ops.Options(cwd=workdir, clients=account.clients), "import") as (stk, doc):
-        done = ops.adopt_into_state(stk, doc)
+    with operations.session(operations.Options(cwd=workdir, clients=account.clients), "import") as (
+        stk,
+        doc,
+    ):
+        done = operations.adopt_into_state(stk, doc)
     assert done.restamped == {}
     assert done.recorded == len(before.resources)
     assert account.switch.answered == []
@@ -218,7 +221,7 @@ def test_a_resource_of_another_lineage_among_its_own_is_refused(
     )
     account.switch = KillSwitch()
     with pytest.raises(ForeignStackError) as refused:
-        run(account, workdir, ops.plan_down, delete_data=True)
+        run(account, workdir, operations.plan_down, delete_data=True)
     assert [(f.key, f.lineage) for f in refused.value.found] == [
         ("subnet.private.us-east-1a", other)
     ]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.retry import Timing
 from provisioner.aws.waiters import AVAILABLE, DELETED, NAT_GATEWAYS, VPC_ENDPOINTS, wait_for
 from provisioner.errors import AwsError
@@ -342,9 +342,9 @@ def test_failed_nat_gateway_fails_its_step_with_aws_reason(harness: Harness) -> 
         },
     ).install(harness)
     stk = harness.open()
-    with ops.locked(stk, "up") as doc:
-        plan, _ = ops.plan_up(stk, doc)
-        report, _final = ops.execute(stk, plan, doc)
+    with operations.locked(stk, "up") as doc:
+        plan, _ = operations.plan_up(stk, doc)
+        report, _final = operations.execute(stk, plan, doc)
     failed = {node[0]: result for node, result in report.failed}
     assert set(failed) == {f"nat_gateway.us-east-1{z}" for z in "abc"}
     for result in failed.values():

@@ -225,7 +225,7 @@ def test_up_restores_smprovs_csv_and_keeps_the_users_as_noncurrent(harness: Harn
 
 
 def test_unversioned_up_refuses_to_overwrite_a_users_csv(harness: Harness) -> None:
-    from provisioner import stack as ops
+    from provisioner import operations
     from provisioner.errors import SmprovError
 
     PolicyBesideMoto().install(harness.clients)
@@ -236,10 +236,10 @@ def test_unversioned_up_refuses_to_overwrite_a_users_csv(harness: Harness) -> No
     plan = harness.plan()
     assert plan.step_by_key[keys.CSV_OBJECT].loses_data
     with pytest.raises(SmprovError) as refused:
-        ops.check_replacements(plan, allow_replace=False)
+        operations.check_replacements(plan, allow_replace=False)
     assert "did not write" in refused.value.message
     assert refused.value.hint is not None and "--allow-replace" in refused.value.hint
-    ops.check_replacements(plan, allow_replace=True)  # allowed when asked
+    operations.check_replacements(plan, allow_replace=True)  # allowed when asked
 
     _plan, report, _final = harness.down()  # unversioned: the user's object is kept too
     assert report.results[(keys.CSV_OBJECT, Phase.DESTROY)].message.startswith("kept")

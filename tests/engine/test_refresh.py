@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.read_cache import ReadCache
 from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import Desired, Live, Recorded, Ref
@@ -18,7 +18,7 @@ from tests.harness import Harness
 
 
 def test_the_default_stack_is_read_in_two_rounds(harness: Harness) -> None:
-    desired = ops.build_blueprint(harness.open(), None).desired
+    desired = operations.build_blueprint(harness.open(), None).desired
     waves = read_waves(read_dependencies(desired, REGISTRY), {d.kind for d in desired})
     assert len(waves) == 2
     # only kinds that need a parent's id wait for the second round

@@ -19,7 +19,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.engine.model import StepStatus
 from provisioner.errors import AwsError, LockError, StateError, UsageError
 from provisioner.store.document import StateDocument
@@ -565,12 +565,12 @@ def test_a_run_stops_when_another_smprov_wrote_the_state(harness: Harness, s3: A
     other = StateDocument.new("dev", "us-east-1", ACCOUNT, None)
     other.serial = 3
     stk = harness.open(parallelism=1)
-    with ops.locked(stk, "up") as doc:
-        plan, _ = ops.plan_up(stk, doc)
+    with operations.locked(stk, "up") as doc:
+        plan, _ = operations.plan_up(stk, doc)
         s3.put_object(Bucket=BUCKET, Key=KEY, Body=other.to_json().encode())
         harness.log.clear()
         try:
-            report, _final = ops.execute(stk, plan, doc)
+            report, _final = operations.execute(stk, plan, doc)
         except StateError as exc:  # raised directly when the blueprint records data first
             errors = {exc.message}
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.errors import StateError
 from provisioner.store.document import StateDocument
 from tests.harness import Harness
@@ -33,15 +33,15 @@ def test_state_of_another_target_is_refused_before_any_change(
     write_state(harness, **fields)
     stk = harness.open()
     harness.log.clear()
-    with pytest.raises(StateError) as err, ops.locked(stk, "up"):
+    with pytest.raises(StateError) as err, operations.locked(stk, "up"):
         pass
     assert message in err.value.message
     assert harness.log.mutating == []
 
 
 def test_emulator_state_lives_apart_from_real_state(harness: Harness) -> None:
-    real = ops.state_backend_for(harness.options(), harness.open().config)
-    local = ops.state_backend_for(harness.options(local=True), harness.open().config)
+    real = operations.state_backend_for(harness.options(), harness.open().config)
+    local = operations.state_backend_for(harness.options(local=True), harness.open().config)
     assert real.describe().endswith("state/dev.json")
     assert local.describe().endswith("state/local/dev.json")
 
@@ -63,7 +63,11 @@ def test_a_run_blocked_by_the_lock_makes_no_aws_call(harness: Harness) -> None:
 
     harness.log.clear()
     held = LocalBackend(harness.workdir / "state" / "dev.json")
-    with held.lock("up"), pytest.raises(LockError) as err, ops.session(harness.options(), "up"):
+    with (
+        held.lock("up"),
+        pytest.raises(LockError) as err,
+        operations.session(harness.options(), "up"),
+    ):
         pass
     assert "is locked by" in err.value.message
     assert harness.log.calls == []
