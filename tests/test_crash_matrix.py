@@ -602,7 +602,7 @@ def test_down_removes_an_untagged_name_keyed_resource_known_only_by_its_intent(
         kill_leaving_an_untagged_resource(account, tmp_path, name_point)
         account.switch = KillSwitch()
         _plan, report, final = run(
-            account, tmp_path, ops.plan_down, delete_data=True, delete_logs=True
+            account, tmp_path, operations.plan_down, delete_data=True, delete_logs=True
         )
         assert report.ok, [(node, r.message) for node, r in report.failed]
         assert final.resources == {} and final.intents == {}

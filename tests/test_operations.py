@@ -78,7 +78,7 @@ def test_a_state_of_the_emulator_on_another_port_names_smprov_local_port(
 ) -> None:
     write_state(harness, endpoint="http://127.0.0.1:4613")
     stk = harness.open()
-    with pytest.raises(StateError) as err, ops.locked(stk, "up"):
+    with pytest.raises(StateError) as err, operations.locked(stk, "up"):
         pass
     assert "SMPROV_LOCAL_PORT=4613" in (err.value.hint or "")
 
@@ -91,18 +91,18 @@ def test_a_state_of_an_earlier_emulator_run_is_set_aside(harness: Harness) -> No
     stk = harness.open()
     stk.instance = new
     path = harness.workdir / "state" / "dev.json"
-    doc = ops.unless_stale(stk, ops.read_state(stk), set_aside=False)
+    doc = operations.unless_stale(stk, operations.read_state(stk), set_aside=False)
     assert doc is None and path.exists()
     [said] = stk.state_notices
     assert "was restarted since" in said.message and "sets the state aside" in said.message
 
     stk.state_notices.clear()
     with stk.backend.lock("up"):
-        assert ops.unless_stale(stk, ops.read_state(stk), set_aside=True) is None
+        assert operations.unless_stale(stk, operations.read_state(stk), set_aside=True) is None
     [aside] = (harness.workdir / "state").glob("dev.json.stale-*")
     assert not path.exists()
     assert StateDocument.from_json(aside.read_text(), "x").instance == old
     assert f"set the state aside as {aside}" in stk.state_notices[0].message
 
     write_state(harness, instance=new)  # the same run of the emulator: used as it is
-    assert ops.unless_stale(stk, ops.read_state(stk), set_aside=True) is not None
+    assert operations.unless_stale(stk, operations.read_state(stk), set_aside=True) is not None

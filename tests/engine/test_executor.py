@@ -10,7 +10,16 @@ from typing import Any
 
 from provisioner.aws.clients import Clients
 from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
-from provisioner.engine.executor import apply, client_token
+from provisioner.engine.executor import (
+    Creation,
+    LiveValues,
+    apply,
+    apply_step,
+    client_token,
+    destroy_step,
+    failure,
+    next_node,
+)
 from provisioner.engine.model import Desired, Live, Phase, Recorded, Ref, Refreshed, StepStatus
 from provisioner.engine.planner import make_plan
 from provisioner.errors import AwsError
@@ -34,6 +43,10 @@ class FakeRecorder:
     def intend(self, key: str, kind: str, token: str, name: str | None = None) -> None:
         with self.lock:
             self.events.append(("intend", key))
+
+    def keep(self, key: str, reason: str | None) -> None:
+        with self.lock:
+            self.events.append(("keep", key))
 
 
 class Toy(Kind):
@@ -203,3 +216,76 @@ def test_a_state_write_failure_stops_all_new_work(aws_env: None) -> None:
     statuses = sorted(r.status.value for r in report.results.values())
     assert statuses == ["cancelled", "failed"]
     assert len(kind.created) == 1
+
+
+# --- the walk's units, one at a time ------------------------------------------------------------
+
+
+class Keeper(Toy):
+    """Deletes nothing: says why it keeps the resource (like a bucket holding user data)."""
+
+    def delete(self, ctx: Ctx, live: Live) -> str:
+        return "holds user data"
+
+
+def test_destroy_step_forgets_a_deleted_resource_and_drops_its_value(aws_env: None) -> None:
+    rec = FakeRecorder()
+    plan = make_plan([], Refreshed({"old": Live("o-1")}, {"old": "toy"}), {}, {"toy": Toy()})
+    lives = LiveValues(plan.step_by_key)
+    lives.set("old", Live("o-1"))
+    message = destroy_step(ctx(aws_env), Toy(), plan.step_by_key["old"], rec, lives)
+    assert message == "deleted o-1"
+    assert rec.events == [("forget", "old")]
+    assert "old" not in lives.current()
+
+
+def test_destroy_step_keeps_what_the_kind_keeps_and_its_state_entry(aws_env: None) -> None:
+    rec = FakeRecorder()
+    plan = make_plan([], Refreshed({"old": Live("o-1")}, {"old": "toy"}), {}, {"toy": Keeper()})
+    message = destroy_step(
+        ctx(aws_env), Keeper(), plan.step_by_key["old"], rec, LiveValues(plan.step_by_key)
+    )
+    assert message == "kept o-1: holds user data"
+    assert rec.events == [("keep", "old")]
+
+
+def test_apply_step_records_the_intent_before_the_create_and_resolves_refs(aws_env: None) -> None:
+    kind = Toy()
+    rec = FakeRecorder()
+    plan = plan_for([Desired("a", "toy", {}), Desired("b", "toy", {"parent": Ref("a")})], kind)
+    lives = LiveValues(plan.step_by_key)
+    lives.set("a", Live("id-a"))
+    creation = Creation("L", {"b": "tok-b"})
+    message = apply_step(ctx(aws_env), kind, plan.step_by_key["b"], rec, lives, creation)
+    assert message == "created id-b"
+    assert kind.created == [("b", {"parent": "id-a"})]
+    assert rec.events == [("intend", "b"), ("record", "b")]
+    assert lives.current()["b"] == Live("id-b", {})
+
+
+def test_apply_step_of_an_unchanged_adopted_resource_only_records_it(aws_env: None) -> None:
+    kind = Toy()
+    rec = FakeRecorder()
+    found = Refreshed({"a": Live("id-a", {})}, {"a": "toy"})
+    plan = make_plan([Desired("a", "toy", {})], found, {}, {"toy": kind})
+    step = plan.step_by_key["a"]
+    message = apply_step(ctx(aws_env), kind, step, rec, LiveValues(plan.step_by_key), Creation("L"))
+    assert message == "adopted into state"
+    assert kind.created == []
+    assert rec.events == [("record", "a")]
+
+
+def test_the_costliest_chain_goes_first_ties_in_order() -> None:
+    a, b, c = ("a", Phase.APPLY), ("b", Phase.APPLY), ("c", Phase.APPLY)
+    ready = [a, b, c]
+    assert next_node(ready, {a: 1.0, b: 121.0, c: 121.0}) == b
+    assert ready == [a, c]
+    assert next_node(ready, {a: 1.0, c: 1.0}) == a
+
+
+def test_a_failure_names_the_step_unless_it_is_smprovs_own() -> None:
+    node = ("vpc", Phase.DESTROY)
+    own = failure(node, AwsError("no", code="Boom"), 1.5)
+    assert (own.status, own.message, own.elapsed) == (StepStatus.FAILED, "no", 1.5)
+    other = failure(node, RuntimeError("surprise"), 0.0)
+    assert other.error is not None and "destroy vpc" in other.message

@@ -8,11 +8,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from provisioner import operations
 from provisioner.aws.read_cache import ReadCache
 from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import Desired, Live, Recorded, Ref
-from provisioner.engine.refresh import read_dependencies, read_waves, refresh
+from provisioner.engine.refresh import (
+    check_known,
+    guessable,
+    guesses_hold,
+    read_dependencies,
+    read_items,
+    read_waves,
+    refresh,
+)
+from provisioner.errors import SmprovError
 from provisioner.kinds import REGISTRY
 from tests.harness import Harness
 
@@ -186,3 +197,43 @@ def test_kinds_that_refer_to_each_other_are_still_read() -> None:
         worker.join(timeout=10)
         assert not worker.is_alive(), "refresh did not end"
         assert result == [{"a", "b"}]
+
+
+# --- the refresh's units, one at a time ---------------------------------------------------------
+
+
+def test_read_items_ask_for_every_desired_and_every_recorded_key() -> None:
+    desired = [Desired("vpc", "vpc", {"cidr": "10.0.0.0/16"})]
+    recorded = {
+        "vpc": Recorded("vpc", "vpc-1", attrs={"cidr": "10.0.0.0/16"}),
+        "old": Recorded("subnet", "subnet-9"),
+    }
+    items = read_items(desired, recorded)
+    assert items == {
+        "vpc": [ReadItem("vpc", "vpc-1", {"cidr": "10.0.0.0/16"}, {"cidr": "10.0.0.0/16"})],
+        "subnet": [ReadItem("old", "subnet-9", None, None)],
+    }
+
+
+def test_a_state_of_unknown_kinds_is_refused_before_any_read() -> None:
+    items = {"gizmo": [ReadItem("g", "g-1", None)]}
+    with pytest.raises(SmprovError, match="kinds this smprov does not know: gizmo"):
+        check_known(items, REGISTRY)
+
+
+def test_a_kind_is_guessable_only_when_it_and_its_parents_are_recorded() -> None:
+    child = ReadItem("child", "c-1", {"parent_id": Ref("parent")})
+    kind_of_key = {"parent": "parent_kind", "child": "child_kind"}
+    believed = {"parent": Live("p-1", {})}
+    assert guessable([child], {"parent_kind"}, kind_of_key, believed)
+    assert not guessable([child], {"parent_kind"}, kind_of_key, {})  # parent not recorded
+    unrecorded = ReadItem("child", None, {"parent_id": Ref("parent")})
+    assert not guessable([unrecorded], {"parent_kind"}, kind_of_key, believed)
+    assert not guessable([child], set(), kind_of_key, believed)  # waits for nothing
+
+
+def test_a_guess_holds_only_when_the_parents_read_agree() -> None:
+    guesses = [(Ref("parent"), "p-1")]
+    assert guesses_hold(guesses, {"parent": Live("p-1")})
+    assert not guesses_hold(guesses, {"parent": Live("p-2")})
+    assert not guesses_hold(guesses, {})
