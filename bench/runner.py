@@ -3,9 +3,9 @@
 A scenario is one stack (a ``smprov.toml``, or none for the default stack), one parallelism and
 either the AWS timing model or plain moto. Its four operations run in order on a fresh moto:
 cold ``up``, no-change ``up``, ``plan``, ``down``. Each operation is what one CLI invocation does
-(``provisioner.stack``: open, lock, refresh, plan, apply) with its own ``Clients``, built inside
-the timed region as the CLI builds them; only moto's own start-up (importing its EC2 backend, the
-emulator's cost, not smprov's) happens once before any timing.
+(``provisioner.operations``: open, lock, refresh, plan, apply) with its own ``Clients``, built
+inside the timed region as the CLI builds them; only moto's own start-up (importing its EC2
+backend, the emulator's cost, not smprov's) happens once before any timing.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `smprov` command: parses arguments, calls provisioner.stack, renders results.
+"""The `smprov` command: parses arguments, calls provisioner.operations, renders results.
 
 Heavy modules (boto3, the engine) are imported inside the commands, so `smprov --help` starts fast
 and never imports boto3. Every expected failure is a SmprovError: printed as one message (plus a

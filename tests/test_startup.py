@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("boto3", "botocore", "moto", "provisioner.engine", "provisioner.stack")
+HEAVY = ("boto3", "botocore", "moto", "provisioner.engine", "provisioner.operations")
 
 
 def imported_modules(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
