@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.clients import Clients
 from provisioner.cli import app
 from tests.conftest import WIDTH
@@ -79,10 +79,10 @@ def test_down_without_a_terminal_says_delete(cli: Callable[..., Result]) -> None
 
 def _on_first(monkeypatch: pytest.MonkeyPatch, event: str, action: Callable[[], Any]) -> None:
     """Run ``action`` once, on the first ``event`` of the clients the CLI builds."""
-    real = ops._make_clients
+    real = operations._make_clients
     fired: list[bool] = []
 
-    def make(options: ops.Options, config: Any) -> Clients:
+    def make(options: operations.Options, config: Any) -> Clients:
         clients = real(options, config)
 
         def hook(**_: Any) -> None:
@@ -93,7 +93,7 @@ def _on_first(monkeypatch: pytest.MonkeyPatch, event: str, action: Callable[[], 
         clients.add_hook(event, hook)
         return clients
 
-    monkeypatch.setattr(ops, "_make_clients", make)
+    monkeypatch.setattr(operations, "_make_clients", make)
 
 
 def _ctrl_c() -> None:
@@ -171,14 +171,14 @@ def test_an_unreachable_endpoint_fails_fast_and_names_it(
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.chdir(tmp_path)
     sent: list[str] = []
-    real = ops._make_clients
+    real = operations._make_clients
 
-    def counting(options: ops.Options, config: Any) -> Clients:
+    def counting(options: operations.Options, config: Any) -> Clients:
         clients = real(options, config)
         clients.add_hook("before-send.sts.*", lambda **_: sent.append("sts"))
         return clients
 
-    monkeypatch.setattr(ops, "_make_clients", counting)
+    monkeypatch.setattr(operations, "_make_clients", counting)
     result = CliRunner().invoke(app, ["plan"])
     assert_clean_failure(result, 1)
     assert f"cannot connect to http://127.0.0.1:{port}/: the connection was refused" in (
