@@ -16,10 +16,9 @@ seconds, so the benchmark runs in about a minute). A call keeps AWS's round trip
 it would be 0.8 ms, less than moto's own CPU per call, and every comparison would measure the
 emulator instead of smprov.
 
-``MotoFidelity`` (installed for plain-moto runs too) fixes the one moto gap that changes what smprov
-sends: moto 5.2 drops the tags of ``CreateDhcpOptions`` and ``CreateBucket``, which AWS applies
-with the create, so the kinds would tag again with a call AWS never sees (the crash-matrix test
-does the same). Nothing else of moto is changed.
+moto itself answers as ``--local`` runs it (``provisioner.emulator_fidelity``, applied by the
+runner): what AWS does that moto does not (create-time tags, ...) is taught to moto, so smprov
+sends what it sends on AWS.
 """
 
 from __future__ import annotations
@@ -214,47 +213,5 @@ class AwsModel:
                     label, _start, ends = active
                     if now < ends:
                         item["State"] = by_label[label].state
-
-        return handler
-
-
-class MotoFidelity:
-    """Create-time tags as AWS applies them, where moto 5.2 drops them."""
-
-    CREATES = ("ec2.CreateDhcpOptions", "s3.CreateBucket")
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def install(self, clients: Clients) -> None:
-        for create in self.CREATES:
-            clients.add_hook(f"before-parameter-build.{create}", self._remember)
-            clients.add_hook(f"after-call.{create}", self._apply(clients.region))
-
-    def _remember(self, params: Mapping[str, Any], **_kwargs: Any) -> None:
-        specs = params.get("TagSpecifications") or []
-        tags = [t for spec in specs for t in spec.get("Tags", [])]
-        tags += (params.get("CreateBucketConfiguration") or {}).get("Tags", [])
-        self._local.tags = {t["Key"]: t["Value"] for t in tags}
-        self._local.bucket = params.get("Bucket")
-
-    def _apply(self, region: str) -> Callable[..., None]:
-        def handler(parsed: dict[str, Any], **_kwargs: Any) -> None:
-            tags = getattr(self._local, "tags", None)
-            if not tags or parsed.get("Error"):
-                return
-            from moto.core import DEFAULT_ACCOUNT_ID
-            from moto.ec2.models import ec2_backends
-            from moto.s3.models import s3_backends
-
-            bucket = getattr(self._local, "bucket", None)
-            if bucket:
-                s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_bucket_tagging(bucket, tags)
-            elif "DhcpOptions" in parsed:
-                options = parsed["DhcpOptions"]
-                backend = ec2_backends[DEFAULT_ACCOUNT_ID][region]
-                backend.create_tags([options["DhcpOptionsId"]], tags)
-                options["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-            self._local.tags = None
 
         return handler

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.critical import CriticalPath, lower_bound
-from bench.model import AwsModel, MotoFidelity
+from bench.model import AwsModel
 from bench.trace import Tracer, traced
 from provisioner import operations
 from provisioner.aws.clients import Clients
@@ -153,14 +153,18 @@ def scaled_timing(time_scale: float) -> Timing:
 def warm_emulator() -> float:
     """Import moto's backends once (several seconds, the emulator's start-up); returns it.
 
-    Also moto as ``--local`` and the tests run it (``provisioner.emulator``): ``speed_up`` (the
-    same answers at a fraction of moto's CPU per call, which would otherwise stand in for
-    latency) and ``serialize_requests`` (moto's backends are not thread-safe)."""
+    Also moto as ``--local`` and the tests run it (``provisioner.emulator``): answering as AWS
+    does where moto does not (``behave_like_aws``: e.g. create-time tags, so a cold up sends
+    what it sends on AWS), ``speed_up`` (the same answers at a fraction of moto's CPU per call,
+    which would otherwise stand in for latency) and ``serialize_requests`` (moto's backends are
+    not thread-safe)."""
     from moto import mock_aws
 
     from provisioner.emulator import serialize_requests, speed_up
+    from provisioner.emulator_fidelity import behave_like_aws
 
     started = time.monotonic()
+    behave_like_aws()
     speed_up()
     serialize_requests()
     with mock_aws():
@@ -189,7 +193,6 @@ def run_scenario(scenario: Scenario, *, time_scale: float) -> list[OpResult]:
     def new_clients() -> Clients:
         clients = Clients(REGION)
         clients.add_hook("before-call.*.*", tracer.hook)
-        MotoFidelity().install(clients)
         if model is not None:
             model.install(clients)
         # After the model's latency: what a call costs here, botocore and moto.

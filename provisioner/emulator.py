@@ -1,23 +1,18 @@
-"""Entry point of the embedded emulator (`--local`): moto's server, without bucket-policy checks.
+"""Entry point of the embedded emulator (`--local`): moto's server, answering as AWS does.
 
-moto 5.2 evaluates bucket policies on object calls wrongly: a statement whose condition does not
-hold denies the request whatever its effect (see shared moto notes, section 6). The TLS-only
-policy smprov attaches to the training bucket would therefore refuse every later object PUT and
-GET in the emulator, while on AWS it refuses only plain-HTTP requests. The emulator enforces no
-other S3 access control either (Block Public Access, ExpectedBucketOwner), so here it enforces no
-bucket policy: policies are still stored, returned and reconciled exactly as on AWS.
-
-``speed_up`` makes moto answer faster without changing any answer, and ``serialize_requests``
-makes it answer one request at a time per service (see each). ``IDENTITY_PATH`` tells smprov
-this server is its emulator, and which run of it: a state made against an emulator that has since
-been restarted describes resources that went with it (``provisioner.local``).
+``emulator_fidelity.behave_like_aws`` teaches moto what AWS does that moto 5.2 does not (tags
+applied at create, a NAT gateway's address freed, a DHCP options set kept, no bucket-policy
+evaluation on object calls, ...): the code that talks to AWS needs no workaround. ``speed_up``
+makes moto answer faster without changing any answer, and ``serialize_requests`` makes it answer
+one request at a time per service (see each). ``IDENTITY_PATH`` tells smprov this server is its
+emulator, and which run of it: a state made against an emulator that has since been restarted
+describes resources that went with it (``provisioner.local``).
 
 This changes the emulator only; smprov sends AWS the same requests either way.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
@@ -26,99 +21,13 @@ import time
 import uuid
 from typing import Any
 
+from provisioner.emulator_fidelity import behave_like_aws
+
 #: Answered by smprov's emulator only: {"emulator": "smprov", "instance", "pid", "started"}.
 IDENTITY_PATH = "/smprov-emulator"
 #: This run of the emulator (a restart is a new instance, with an empty emulated account).
 INSTANCE = uuid.uuid4().hex
 _STARTED = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def disable_bucket_policy_checks() -> None:
-    from moto.iam.access_control import PermissionResult
-    from moto.s3.models import FakeBucket
-
-    def neutral(_bucket: object, _action: str, _resource: str) -> PermissionResult:
-        return PermissionResult.NEUTRAL
-
-    FakeBucket.get_permission = neutral  # type: ignore[method-assign,assignment]
-
-
-def gateway_routes_follow_route_tables() -> None:
-    """moto 5.2's ModifyVpcEndpoint edits a gateway endpoint's route-table list without adding
-    or removing its routes, so the later DeleteVpcEndpoints fails (InvalidRoute.NotFound) on a
-    table added by a modify, e.g. after `vpc_redundancy` is switched on. AWS adds and removes
-    the prefix-list route with the table (moto notes, ModifyVpcEndpoint): so does the emulator."""
-    from moto.ec2.models import EC2Backend
-
-    modify = EC2Backend.modify_vpc_endpoint
-    if getattr(modify, "_smprov_routes", False):
-        return
-    signature = inspect.signature(modify)
-
-    def modify_vpc_endpoint(self: Any, *args: Any, **kwargs: Any) -> None:
-        given = signature.bind(self, *args, **kwargs).arguments
-        endpoint = self.describe_vpc_endpoints(vpc_end_point_ids=[given["vpc_id"]])[0]
-        prefix_list = endpoint.destination_prefix_list_id
-        known = set(endpoint.route_table_ids or [])
-        modify(self, *args, **kwargs)
-        if not prefix_list:
-            return
-        for table in given.get("add_route_tables") or []:
-            if table not in known:
-                self.create_route(
-                    table, None, gateway_id=endpoint.id, destination_prefix_list_id=prefix_list
-                )
-        for table in given.get("remove_route_tables") or []:
-            if table in known:
-                self.delete_route(table, prefix_list)
-
-    modify_vpc_endpoint._smprov_routes = True  # type: ignore[attr-defined]
-    EC2Backend.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
-
-
-def repeated_endpoint_deletes_do_nothing() -> None:
-    """moto 5.2 keeps a deleted VPC endpoint (state ``deleted``) and, asked to delete it again,
-    deletes its gateway routes again: the second DeleteVpcEndpoints fails (InvalidRoute.NotFound).
-    AWS reports an endpoint already gone as gone. A repeated delete is what botocore sends when
-    the first one's answer was lost, so the emulator answers it as AWS does."""
-    from moto.ec2.models import EC2Backend
-
-    delete = EC2Backend.delete_vpc_endpoints
-    if getattr(delete, "_smprov_once", False):
-        return
-
-    def delete_vpc_endpoints(self: Any, vpce_ids: list[str] | None = None) -> None:
-        live = [
-            vpce_id
-            for vpce_id in vpce_ids or []
-            if getattr(self.vpc_end_points.get(vpce_id), "state", None) != "deleted"
-        ]
-        delete(self, live)
-
-    delete_vpc_endpoints._smprov_once = True  # type: ignore[attr-defined]
-    EC2Backend.delete_vpc_endpoints = delete_vpc_endpoints  # type: ignore[method-assign]
-
-
-def db_subnet_group_names_are_unique() -> None:
-    """moto 5.2's CreateDBSubnetGroup silently replaces a group of the same name; AWS refuses
-    (DBSubnetGroupAlreadyExists), which is what keeps smprov from taking over someone's group
-    and what a create retried after a lost answer hears. The emulator refuses too."""
-    from moto.rds.exceptions import RDSClientError
-    from moto.rds.models import RDSBackend
-
-    create = RDSBackend.create_subnet_group
-    if getattr(create, "_smprov_unique", False):
-        return
-
-    def create_subnet_group(self: Any, subnet_name: str, *args: Any, **kwargs: Any) -> Any:
-        if subnet_name.lower() in {name.lower() for name in self.subnet_groups}:
-            raise RDSClientError(
-                "DBSubnetGroupAlreadyExists", f"DB subnet group '{subnet_name}' already exists"
-            )
-        return create(self, subnet_name, *args, **kwargs)
-
-    create_subnet_group._smprov_unique = True  # type: ignore[attr-defined]
-    RDSBackend.create_subnet_group = create_subnet_group  # type: ignore[method-assign]
 
 
 def speed_up() -> None:
@@ -202,10 +111,7 @@ def answer_identity() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    disable_bucket_policy_checks()
-    gateway_routes_follow_route_tables()
-    repeated_endpoint_deletes_do_nothing()
-    db_subnet_group_names_are_unique()
+    behave_like_aws()
     speed_up()
     serialize_requests()
     answer_identity()

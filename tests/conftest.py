@@ -15,23 +15,17 @@ WIDTH = 100
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _fast_emulator() -> None:
-    """moto as ``--local`` runs it: without its per-request method listing (the same answers,
-    in less than half the time per EC2 call) and one request at a time per service (its
-    backends are not thread-safe; smprov's parallel steps are), answering as AWS does where
-    moto 5.2 does not and smprov's safety depends on it (a DB subnet group's name is unique; a
-    repeated endpoint delete does nothing)."""
-    from provisioner.emulator import (
-        db_subnet_group_names_are_unique,
-        repeated_endpoint_deletes_do_nothing,
-        serialize_requests,
-        speed_up,
-    )
+def _emulator_as_local_runs_it() -> None:
+    """moto as ``--local`` runs it: answering as AWS does where moto 5.2 does not
+    (``provisioner.emulator_fidelity``), without its per-request method listing (the same
+    answers, in less than half the time per EC2 call) and one request at a time per service (its
+    backends are not thread-safe; smprov's parallel steps are)."""
+    from provisioner.emulator import serialize_requests, speed_up
+    from provisioner.emulator_fidelity import behave_like_aws
 
+    behave_like_aws()
     speed_up()
     serialize_requests()
-    db_subnet_group_names_are_unique()
-    repeated_endpoint_deletes_do_nothing()
 
 
 @pytest.fixture

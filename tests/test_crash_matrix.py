@@ -21,11 +21,10 @@ the end calibrates it against a real SIGKILL.
 Each case is a fresh emulated account. The run is at parallelism 1 so that call N is the same
 operation on every run (the test id names it); a few more cases kill a parallel run, where other
 calls are in flight at the moment of the kill. State writes skip ``fsync``: it guards against a
-power cut, not a killed process (the page cache survives), and costs ~5 ms per write. Under
-moto, ``CreateDhcpOptions`` and ``CreateBucket`` drop the tags they are given (AWS applies them
-atomically); a hook makes moto behave as AWS does here, otherwise a kill right after either call
-would leave an untagged resource that AWS could never produce (and the kinds' moto-only tagging
-call would be counted as a crash point AWS does not have).
+power cut, not a killed process (the page cache survives), and costs ~5 ms per write. moto
+answers as ``--local`` runs it (``provisioner.emulator_fidelity``, applied by the fixtures): e.g.
+a DHCP options set or bucket is tagged atomically with its create, as on AWS, so a kill right
+after either call leaves what AWS could leave.
 
 Cost: ~2.5 s per case on an idle 2-core machine (four runs of the engine and three inventories in
 a fresh account), so ~2.5 min for the ~55 cases serially, about half that with ``pytest -n 2``.
@@ -128,49 +127,7 @@ class Account:
 
     def __post_init__(self) -> None:
         self.clients.add_hook("before-call.*.*", lambda **kw: self.switch.before_call(**kw))
-        self.clients.add_hook("after-call.*.*", self._after_call)
-        for operation in TAG_DROPPING_CREATES:
-            self.clients.add_hook(f"before-parameter-build.{operation}", _remember_tags)
-
-    def _after_call(self, model: Any, **kwargs: Any) -> None:
-        # One handler, so the AWS fix-up surely runs before the kill (botocore orders handlers of
-        # overlapping event patterns by its own rules).
-        if f"{model.service_model.endpoint_prefix}.{model.name}" in TAG_DROPPING_CREATES:
-            _apply_create_tags_like_aws(**kwargs)
-        self.switch.after_call(model, **kwargs)
-
-
-def _remember_tags(params: dict[str, Any], context: dict[str, Any], **_kw: Any) -> None:
-    specs = params.get("TagSpecifications") or []
-    tags = [t for spec in specs for t in spec.get("Tags", [])]
-    tags += (params.get("CreateBucketConfiguration") or {}).get("Tags", [])
-    context["create_tags"] = {t["Key"]: t["Value"] for t in tags}
-    context["bucket"] = params.get("Bucket")
-
-
-def _apply_create_tags_like_aws(
-    parsed: dict[str, Any], context: dict[str, Any], **_kw: Any
-) -> None:
-    """AWS tags a new DHCP options set or bucket atomically with its create; moto 5.2 drops the
-    tags, so the kinds tag again (a call AWS never sees) and a kill between the two would leave
-    an untagged resource that AWS could never have."""
-    tags = context.get("create_tags")
-    if not tags or parsed.get("Error"):
-        return
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ec2.models import ec2_backends
-    from moto.s3.models import s3_backends
-
-    if context.get("bucket"):
-        s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_bucket_tagging(context["bucket"], tags)
-    elif "DhcpOptions" in parsed:
-        options = parsed["DhcpOptions"]
-        ec2_backends[DEFAULT_ACCOUNT_ID][REGION].create_tags([options["DhcpOptionsId"]], tags)
-        options["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-#: Creates where moto drops the tags AWS applies: see _apply_create_tags_like_aws.
-TAG_DROPPING_CREATES = ("ec2.CreateDhcpOptions", "s3.CreateBucket")
+        self.clients.add_hook("after-call.*.*", lambda **kw: self.switch.after_call(**kw))
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("storage_outputs",),
     ("outputs",),
     ("migrate",),
+    ("emulator_fidelity",),
     ("emulator", "local"),
     ("operations",),
     ("terraform_import",),

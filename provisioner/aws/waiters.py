@@ -276,8 +276,8 @@ class BatchPoller:
                 detail = f": {code}: {message}" if code or message else ""
                 waiter.finish(
                     error=AwsError(
-                        f"{d.label} {waiter.resource_id} became {state} while waiting for it "
-                        f"{until.goal}{detail}",
+                        f"{d.label} {waiter.resource_id} became {state}{detail} (waiting for it "
+                        f"{until.goal})",
                         code=code or f"{d.label.title().replace(' ', '')}{state.title()}",
                     )
                 )

@@ -114,9 +114,7 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
             "tags": inputs.tags(keys.BUCKET, name),
         },
     )
-    objects = []
     for folder, key in keys.folder_keys(cfg.folders).items():
-        objects.append(key)
         yield Desired(
             key,
             "s3_object",
@@ -129,7 +127,6 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
         )
     if cfg.upload_csv:
         sha, md5, _size = file_digests(cfg.csv_source)  # read once per run
-        objects.append(keys.CSV_OBJECT)
         yield Desired(
             keys.CSV_OBJECT,
             "s3_object",
@@ -144,12 +141,10 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
             },
         )
     yield sagemaker_role(inputs, name)
-    # After the objects: see kinds/bucket_policy.py (moto evaluates the policy on object calls).
     yield Desired(
         keys.BUCKET_POLICY,
         "bucket_policy",
         {"bucket": Ref(keys.BUCKET, "name"), "policy": bucket_policy(inputs, name)},
-        extra_deps=frozenset(objects),
     )
 
 

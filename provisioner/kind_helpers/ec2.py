@@ -25,7 +25,7 @@ TERMINAL_STATES = frozenset({"deleted", "deleting", "failed", "rejected", "expir
 
 
 def describe_all(ctx: Ctx, method: str, result_key: str, **params: Any) -> list[dict[str, Any]]:
-    """Every item of a describe call, following NextToken (AWS pages; moto does not)."""
+    """Every item of a describe call, following NextToken (AWS pages its answers)."""
     client = ctx.client("ec2")
 
     def call() -> list[dict[str, Any]]:
@@ -154,8 +154,7 @@ class Ec2Kind(Kind):
         recorded = {item.id: item.key for item in items if item.id}
         for raw in raws:
             tags = tag_dict(raw.get("Tags"))
-            # moto ignores tag filters on some calls (NAT gateways): check the tag here too.
-            if tags.get(STACK_TAG) != ctx.stack or self.is_gone(raw):
+            if self.is_gone(raw):
                 continue
             rid = raw[self.id_field]
             key = recorded.get(rid) or tags.get(KEY_TAG)

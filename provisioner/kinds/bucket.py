@@ -209,7 +209,7 @@ class Bucket(Kind):
                 "versioning": False,
                 "public_access_block": None,
                 "object_ownership": spec["object_ownership"],
-                "tags": self._tags_after_create(ctx, name, spec["tags"]),
+                "tags": dict(spec["tags"]),  # CreateBucketConfiguration.Tags applied them
             },
         )
         return self.update(ctx, live, spec, self.diff(live, spec))
@@ -230,15 +230,6 @@ class Bucket(Kind):
             hint="set another bucket_name, or tag that bucket smprov:stack and "
             "smprov:key=bucket to adopt it",
         )
-
-    def _tags_after_create(self, ctx: Ctx, name: str, want: Mapping[str, str]) -> dict[str, str]:
-        """The tags the new bucket has. AWS applies CreateBucketConfiguration.Tags; moto (5.2.5)
-        drops them, so read once and put them when missing (no write on AWS)."""
-        tagging = _optional(lambda: s3_call(ctx, "get_bucket_tagging", Bucket=name))
-        have = tag_dict((tagging or {}).get("TagSet"))
-        if have != dict(want):
-            s3_call(ctx, "put_bucket_tagging", Bucket=name, Tagging={"TagSet": tag_list(want)})
-        return dict(want)
 
     def update(
         self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]

@@ -1,10 +1,6 @@
-"""The bucket's resource policy, as its own kind so the plan can order it.
-
-The blueprint puts it after the folder objects and the CSV, and so a teardown deletes it before
-they are: moto (5.2.5) evaluates a bucket policy on object calls wrongly (any statement with a
-Condition that does not hold denies, whatever its Effect), so under the standard deny-without-TLS
-statement every object PUT/GET/DELETE fails there. On AWS the order is harmless. Compared
-semantically: statement and action order in AWS's answer cause no update.
+"""The bucket's resource policy, as its own kind: it refers to the execution role (made first)
+and is put as one document. Compared semantically: statement and action order in AWS's answer
+cause no update.
 """
 
 from __future__ import annotations

@@ -136,8 +136,7 @@ class DbSubnetGroup(Kind):
         fields = {c.path for c in changes}
         attrs = dict(live.attrs)
         if fields & {"description", "subnet_ids"}:
-            # One call sets both (SubnetIds is required). Never sent when only tags changed:
-            # besides being pointless, moto 5.2's ModifyDBSubnetGroup deletes the group.
+            # One call sets both (SubnetIds is required); never sent when only tags changed.
             raw = ctx.retry(
                 lambda: rds.modify_db_subnet_group(
                     DBSubnetGroupName=live.id,
@@ -148,11 +147,6 @@ class DbSubnetGroup(Kind):
                 what=f"updating DB subnet group {live.id}",
             )
             attrs.update(_live(raw, live.get("arn"), live.get("tags") or {}).attrs)
-            if not self._exists(ctx, live.id):
-                # moto 5.2's ModifyDBSubnetGroup answers 200 and deletes the group (AWS
-                # modifies it). One read after this rare update tells, and the group is made
-                # again with the new settings, so the emulator converges in one run as AWS does.
-                return self.create(ctx, "", spec, "")
         if "tags" in fields:
             to_set, to_unset = compare_tags(live.get("tags") or {}, spec["tags"])
             if to_set:
@@ -161,15 +155,6 @@ class DbSubnetGroup(Kind):
                 rds.remove_tags_from_resource(ResourceName=live.get("arn"), TagKeys=to_unset)
             attrs["tags"] = dict(spec["tags"])
         return Live(live.id, attrs)
-
-    def _exists(self, ctx: Ctx, name: str) -> bool:
-        try:
-            ctx.client("rds").describe_db_subnet_groups(DBSubnetGroupName=name)
-        except Exception as exc:
-            if has_code(exc, *NOT_FOUND):
-                return False
-            raise
-        return True
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         rds = ctx.client("rds")

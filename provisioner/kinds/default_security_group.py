@@ -2,8 +2,8 @@
 
 Anything that lands in the default group by accident (an ENI created without a group) then has
 no access at all. AWS's default group holds a self-referencing allow-all ingress rule and an
-allow-all egress rule; moto's has only the egress one. Both are read as they are, and only the
-rules present are revoked.
+allow-all egress rule. The rules are read as they are, and only those present are revoked (no
+call for a rule already gone).
 """
 
 from __future__ import annotations

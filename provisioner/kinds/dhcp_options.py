@@ -55,12 +55,7 @@ class DhcpOptions(Ec2Kind):
         )
         raw = answer["DhcpOptions"]
         self.drop_twins(ctx, key, answer, raw["DhcpOptionsId"])
-        live = self.to_live(raw)
-        if live.get("tags") != dict(spec["tags"]):
-            # AWS applies TagSpecifications and echoes them; moto 5.2 drops them. Only then is
-            # this extra call made, so real AWS sees a single create.
-            live = self.retag(ctx, live, spec["tags"])
-        return live
+        return self.to_live(raw)
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")

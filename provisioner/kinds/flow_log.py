@@ -91,7 +91,8 @@ class FlowLog(Ec2Kind):
         ec2 = ctx.client("ec2")
 
         def delete() -> None:
-            # AWS reports an unknown id in ``Unsuccessful``; moto raises InvalidFlowLogId.NotFound.
+            # An id AWS no longer knows (already deleted) is success, whether AWS reports it in
+            # ``Unsuccessful`` or as the call's error.
             answer = ec2.delete_flow_logs(FlowLogIds=[live.id])
             for item in answer.get("Unsuccessful") or []:
                 error = item.get("Error") or {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provisioner.aws.errors import error_code
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.aws.waiters import AVAILABLE, DELETED, NAT_GATEWAYS, wait_for
 from provisioner.engine.contract import Ctx
@@ -83,27 +82,6 @@ class NatGateway(Ec2Kind):
         ec2 = ctx.client("ec2")
         ignore_missing(lambda: ec2.delete_nat_gateway(NatGatewayId=live.id), *NOT_FOUND)
         # By filter, batched with the other gateways being deleted: a filter never fails on an
-        # unknown id (NatGatewayIds would), and moto crashes on unknown ids.
+        # id AWS no longer knows (NatGatewayIds would). AWS frees the Elastic IP with the
+        # gateway: the address's own step can then release it.
         wait_for(ctx, NAT_GATEWAYS, live.id, DELETED)
-        self._release_association(ctx, live)
-
-    def _release_association(self, ctx: Ctx, live: Live) -> None:
-        """AWS frees a NAT gateway's Elastic IP when the gateway is deleted; moto 5.2 leaves it
-        associated, so a replacement NAT gateway could not take it. One read tells which case
-        this is; only the emulator's leftover association is removed."""
-        allocation = live.get("allocation_id")
-        if not allocation:
-            return
-        ec2 = ctx.client("ec2")
-        try:
-            addresses = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"]
-        except Exception as exc:
-            if error_code(exc) == "InvalidAllocationID.NotFound":
-                return
-            raise
-        for address in addresses:
-            if address.get("AssociationId"):
-                ignore_missing(
-                    lambda a=address["AssociationId"]: ec2.disassociate_address(AssociationId=a),
-                    "InvalidAssociationID.NotFound",
-                )

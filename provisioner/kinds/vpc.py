@@ -8,7 +8,7 @@ from typing import Any
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
 
 NOT_FOUND = ("InvalidVpcID.NotFound",)
 # AWS's defaults for a new non-default VPC (ModifyVpcAttribute docs): support on, hostnames off.
@@ -127,14 +127,8 @@ class Vpc(Ec2Kind):
 
     def delete(self, ctx: Ctx, live: Live) -> None:
         ec2 = ctx.client("ec2")
-        if live.get("dhcp_options_id") not in (None, "default"):
-            # moto 5.2 deletes a VPC's DHCP options set together with the VPC (AWS keeps it),
-            # which breaks a replacement that re-associates the kept set. Dissociating first
-            # costs one call on AWS and makes both behave alike.
-            ignore_missing(
-                lambda: ec2.associate_dhcp_options(DhcpOptionsId="default", VpcId=live.id),
-                *NOT_FOUND,
-            )
+        # AWS keeps the VPC's DHCP options set (its own step deletes it, or a replacement VPC
+        # takes it).
         delete_with_dependency_retry(
             ctx,
             lambda: ec2.delete_vpc(VpcId=live.id),

@@ -11,8 +11,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_dict, tag_specs
+from provisioner.aws.waiters import AVAILABLE, DELETED, VPC_ENDPOINTS, wait_for
 from provisioner.engine.contract import Ctx, ReadItem
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
@@ -25,7 +25,6 @@ CONSISTENCY = (
     "InvalidSubnetID.NotFound",
     "InvalidGroup.NotFound",
 )
-FAILED_STATES = frozenset({"failed", "rejected", "expired", "deleting", "deleted"})
 # Spec field -> (ModifyVpcEndpoint's add parameter, its remove parameter).
 LISTS = {
     "route_table_ids": ("AddRouteTableIds", "RemoveRouteTableIds"),
@@ -95,54 +94,20 @@ class VpcEndpoint(Ec2Kind):
         return live
 
     def wait_available(self, ctx: Ctx, endpoint_id: str) -> Live:
-        """Poll one endpoint until it is ``available``. Not the batched poller
-        (aws/waiters.py): that selects by the ``vpc-endpoint-id`` filter, which moto 5.2 lacks;
-        a stack has two or three interface endpoints, so one describe each per round is cheap."""
-
-        def check() -> Live | None:
-            raws = self._by_id(ctx, endpoint_id)
-            if not raws:
-                return None  # not yet visible right after the create
-            state = str(raws[0].get("State", "")).lower()
-            if state == "available":
-                return self.to_live(raws[0])
-            if state in FAILED_STATES:
-                error = raws[0].get("LastError") or {}
-                raise AwsError(
-                    f"VPC endpoint {endpoint_id} became {state}: "
-                    f"{error.get('Code', '')}: {error.get('Message', '')}",
-                    code=error.get("Code") or "VpcEndpointFailed",
-                )
-            return None
-
-        return ctx.wait(check, what=f"VPC endpoint {endpoint_id} to become available")
-
-    def _by_id(self, ctx: Ctx, endpoint_id: str) -> list[dict[str, Any]]:
-        """The endpoint, or nothing if AWS does not know the id (yet, or any more)."""
-        try:
-            answer = ctx.client("ec2").describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])
-        except Exception as exc:
-            if has_code(exc, *NOT_FOUND):
-                return []
-            raise
-        return list(answer.get("VpcEndpoints", []))
+        """Until the endpoint is ``available`` (AWS's reason when it fails), polled together with
+        every other endpoint the run waits for: one describe per round."""
+        raw = wait_for(ctx, VPC_ENDPOINTS, endpoint_id, AVAILABLE)
+        assert raw is not None  # AVAILABLE never accepts an absent endpoint
+        return self.to_live(raw)
 
     def raw_by_key(self, ctx: Ctx, items: Sequence[ReadItem]) -> dict[str, dict[str, Any]]:
-        """As for every EC2 kind, except that recorded endpoints missing from the tagged listing
-        are looked up by id (moto 5.2 has no ``vpc-endpoint-id`` filter, which the shared
-        lookup uses); deleted ones linger in the listing and are simply gone."""
+        """As for every EC2 kind, except that an endpoint deleted a moment ago lingers in the
+        listing as ``deleted``: it is gone, and not looked up again by id."""
         listed = describe_all(ctx, self.describe, self.result_key, Filters=stack_filter(ctx))
-        alive = {r[self.id_field] for r in listed if not self.is_gone(r)}
-        known = {r[self.id_field] for r in listed}
-        found = super().raw_by_key(
-            ctx, [i if i.id in alive else dataclasses.replace(i, id=None) for i in items]
+        gone = {r[self.id_field] for r in listed if self.is_gone(r)}
+        return super().raw_by_key(
+            ctx, [dataclasses.replace(i, id=None) if i.id in gone else i for i in items]
         )
-        for item in items:
-            if item.id and item.id not in known and item.key not in found:
-                raws = [r for r in self._by_id(ctx, item.id) if not self.is_gone(r)]
-                if raws:
-                    found[item.key] = raws[0]
-        return found
 
     def update(
         self, ctx: Ctx, live: Live, spec: Mapping[str, Any], changes: Sequence[FieldChange]
@@ -197,10 +162,5 @@ class VpcEndpoint(Ec2Kind):
 
     def wait_deleted(self, ctx: Ctx, endpoint_id: str) -> None:
         """Until AWS has released the endpoint's network interfaces (its subnets and security
-        group can be deleted only then). moto keeps it listed as ``deleted``: that is gone."""
-
-        def gone() -> bool | None:
-            raws = self._by_id(ctx, endpoint_id)
-            return True if all(str(r.get("State")).lower() == "deleted" for r in raws) else None
-
-        ctx.wait(gone, what=f"VPC endpoint {endpoint_id} to be deleted")
+        group can be deleted only then): ``deleted``, or no longer listed."""
+        wait_for(ctx, VPC_ENDPOINTS, endpoint_id, DELETED)

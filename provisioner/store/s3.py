@@ -329,8 +329,8 @@ class S3Backend:
                     "fix the bucket, then run again: " + "; ".join(fixes),
                 )
             # Real S3 encrypts every object (SSE-S3) since January 2023 and reports it here, so a
-            # missing configuration only happens on emulators (moto reports none) and
-            # S3-compatible stores. Refusing would break --local; a warning tells the user.
+            # missing configuration only happens on emulators and S3-compatible stores.
+            # Refusing would break --local; a warning tells the user.
             absent = "ServerSideEncryptionConfigurationNotFoundError"
             if self._bucket_get("get_bucket_encryption", absent) is None:
                 log.warning("warning: bucket %s reports no default encryption", bucket)

@@ -25,10 +25,7 @@ def emulated_lifecycle(workdir: Path, environment: str) -> Iterator[tuple[Lifecy
 
     from provisioner.aws.clients import Clients
     from provisioner.cli import app
-    from provisioner.emulator import (
-        disable_bucket_policy_checks,
-        gateway_routes_follow_route_tables,
-    )
+    from provisioner.emulator_fidelity import behave_like_aws
 
     recording = Recording()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -52,15 +49,8 @@ def emulated_lifecycle(workdir: Path, environment: str) -> Iterator[tuple[Lifecy
             "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
         }.items():
             patch.setenv(name, value)
-        # As `--local` runs moto (provisioner/emulator.py): the TLS-only bucket policy would
-        # otherwise refuse smprov's own object calls.
-        from moto.ec2.models import EC2Backend
-        from moto.s3.models import FakeBucket
-
-        patch.setattr(FakeBucket, "get_permission", FakeBucket.get_permission)
-        patch.setattr(EC2Backend, "modify_vpc_endpoint", EC2Backend.modify_vpc_endpoint)
-        disable_bucket_policy_checks()
-        gateway_routes_follow_route_tables()
+        # As `--local` runs moto (provisioner/emulator.py; the test fixtures apply it too).
+        behave_like_aws()
         original = Clients.__init__
 
         def recorded_init(self: Clients, *args: Any, **kwargs: Any) -> None:

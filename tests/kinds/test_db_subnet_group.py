@@ -1,5 +1,5 @@
 """The RDS DB subnet group: created over the database subnets, converged, changed in place with
-ModifyDBSubnetGroup (answered here in AWS's place: moto 5.2's deletes the group), deleted."""
+ModifyDBSubnetGroup, deleted."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.engine.model import Action
-from tests.kinds.network_helpers import MiniStack, Sent, answer, desired_for
+from tests.kinds.network_helpers import MiniStack, Sent, desired_for
 
 KEY = "db_subnet_group"
 
@@ -49,14 +49,6 @@ def test_new_subnets_are_set_with_modify(moto: None, tmp_path: Path) -> None:
     sent = Sent()
     stack.clients.add_hook("before-parameter-build.rds.ModifyDBSubnetGroup", sent.hook)
 
-    def modified(params: dict[str, Any], **_: Any) -> Any:
-        group = {**_group(stack), "Subnets": []}
-        subnets = sent.calls[-1]["SubnetIds"]
-        group["Subnets"] = [{"SubnetIdentifier": s, "SubnetStatus": "Active"} for s in subnets]
-        return answer({"DBSubnetGroup": group})
-
-    stack.clients.add_hook("before-call.rds.ModifyDBSubnetGroup", modified)
-
     stack.log.clear()
     plan = stack.up(desired_for(tmp_path, [KEY], "availability_zones = 3\n"))
 
@@ -70,7 +62,9 @@ def test_new_subnets_are_set_with_modify(moto: None, tmp_path: Path) -> None:
     )
     rds_writes = [op for svc, op in stack.log.calls if svc == "rds" and op in stack.log.mutating]
     assert rds_writes == ["ModifyDBSubnetGroup"]
+    assert stack.log.count("DescribeDBSubnetGroups") == 1  # the refresh's: none after the modify
     assert len(stack.state.attrs[KEY]["subnet_ids"]) == 3
+    assert len(_group(stack)["Subnets"]) == 3
 
 
 def test_tags_change_without_modify(moto: None, tmp_path: Path) -> None:
