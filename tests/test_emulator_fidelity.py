@@ -110,6 +110,9 @@ def test_vpc_endpoints_are_filtered_by_id_and_an_unknown_id_is_no_error(ec2: Any
         Filters=[{"Name": "vpc-endpoint-id", "Values": [endpoint, "vpce-0000000000000000"]}]
     )["VpcEndpoints"]
     assert [e["VpcEndpointId"] for e in found] == [endpoint]
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    answer = ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])  # already deleted: accepted
+    assert answer.get("Unsuccessful", []) == []
 
 
 def test_a_db_subnet_group_is_modified_in_place(moto: None) -> None:

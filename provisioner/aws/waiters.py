@@ -13,10 +13,11 @@ seconds) and its own deadline (``Timing.ready_timeout`` unless given). The loop 
 earliest waiter is due, never sooner than ``poll_initial`` after the previous round (at most one
 describe per second per kind by default), and exits when nobody waits.
 
-Adopting it in a kind (VPC endpoints use the ready-made ``VPC_ENDPOINTS``)::
+Each kind says how it is polled (its ``Describe``, with the extractor of AWS's failure reason:
+``Ec2Kind.polled`` builds it from the kind's own fields)::
 
-    raw = wait_for(ctx, VPC_ENDPOINTS, endpoint_id, AVAILABLE)   # -> the describe item
-    wait_for(ctx, VPC_ENDPOINTS, endpoint_id, DELETED)            # -> None once gone
+    raw = wait_for(ctx, self.polled, endpoint_id, AVAILABLE)   # -> the describe item
+    wait_for(ctx, self.polled, endpoint_id, DELETED)            # -> None once gone
 """
 
 from __future__ import annotations
@@ -83,34 +84,7 @@ class Until:
     absent_is_ready: bool = False
 
 
-def _nat_failure(raw: Raw) -> tuple[str | None, str]:
-    return raw.get("FailureCode"), str(raw.get("FailureMessage") or "")
-
-
-def _endpoint_failure(raw: Raw) -> tuple[str | None, str]:
-    error = raw.get("LastError") or {}
-    return error.get("Code"), str(error.get("Message") or "")
-
-
-NAT_GATEWAYS = Describe(
-    label="NAT gateway",
-    method="describe_nat_gateways",
-    result_key="NatGateways",
-    id_field="NatGatewayId",
-    id_filter="nat-gateway-id",
-    filter_param="Filter",  # DescribeNatGateways alone calls it "Filter"
-    failure=_nat_failure,
-)
-VPC_ENDPOINTS = Describe(
-    label="VPC endpoint",
-    method="describe_vpc_endpoints",
-    result_key="VpcEndpoints",
-    id_field="VpcEndpointId",
-    id_filter="vpc-endpoint-id",
-    failure=_endpoint_failure,
-)
-
-#: NAT gateways and VPC endpoints alike: ``available``; anything terminal is a failure.
+#: ``available``; anything terminal is a failure (NAT gateways and VPC endpoints alike).
 AVAILABLE = Until(
     goal="to become available",
     ready=frozenset({"available"}),

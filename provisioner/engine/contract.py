@@ -4,21 +4,31 @@ A kind is a small class that knows one AWS resource type (``provisioner/kinds/``
 knows no AWS: it calls these verbs and records what they return. The contract lives here, with
 the engine that calls it, so kinds depend on the engine and never the other way round.
 
-Rules:
-1. ``read`` is batched: one call (or a fixed few) per kind, never one per resource. EC2 kinds read
-   by the ``smprov:stack`` tag so the same call finds resources the state does not know yet (a crash
-   between create and record, or a lost state file): they come back keyed by their ``smprov:key``
-   tag and the engine adopts them instead of creating a duplicate. A resource in a terminal state
-   (``deleted``, ``deleting``, ``failed``) reads as absent.
-2. Tags are written at create time (``TagSpecifications``, ``Tags=``, ``Tagging=``) so a resource is
-   never untagged, even for a moment; later changes go through ``aws.tags.compare_tags``.
-3. ``create`` passes ``token`` as ``ClientToken`` where the API takes one; the engine records the
-   token as an intent in the state before the call, so a retried create after a crash is the same
-   request to AWS.
+Rules (the life of every kind in the registry -- create, read, update, delete twice, read of
+what is gone, adoption -- is checked by tests/kinds/test_contract.py; the rest where noted):
+1. ``read`` finds every resource of the kind the blueprint or the state mentions, and reads of a
+   kind do not grow with its resources. EC2 kinds make one describe filtered on the
+   ``smprov:stack`` tag (plus one by id for recorded resources whose tag went missing), so the
+   same call finds resources the state does not know yet (a crash between create and record, a
+   lost state file): they come back keyed by their ``smprov:key`` tag and the engine adopts them
+   instead of creating a duplicate. Kinds AWS reads only by name (buckets, roles) read each
+   resource by its name, all at once (``Ctx.read_each``). A resource in a terminal state
+   (``deleted``, ``deleting``, ``failed``) reads as absent (counts: tests/test_call_budget.py).
+2. Tags are written by the create call itself (``TagSpecifications``, ``Tags=``,
+   ``CreateBucketConfiguration.Tags``) so a resource is never untagged, even for a moment; later
+   changes go through ``aws.tags.compare_tags``. The VPC's default objects, made by AWS, are
+   tagged when adopted.
+3. ``create`` passes ``token`` as ``ClientToken`` where the API takes one (``uses_token``); the
+   engine records the token as an intent in the state before the call, so a retried create after
+   a crash is the same request to AWS.
 4. Waits are bounded and use ``ctx.timing``; they raise AwsError with AWS's own failure message.
+   A kind that waits says how it is polled (``Ec2Kind.polled``: its describe, its id filter, its
+   ``failure`` reason), and the shared poller reads every waiting resource of the kind in one call
+   per round (tests/aws/test_waiters.py).
 5. ``delete`` of something already gone succeeds. ``update`` changes only fields not in
    ``replace_on`` (those force a replacement, decided by the planner).
-6. Kinds never call each other and never import rich or typer; they know only ``Ctx`` and boto3.
+6. Kinds never import each other, rich or typer; they know only ``Ctx``, boto3 and
+   ``kind_helpers``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from provisioner.aws.errors import has_code, was_retried
 from provisioner.aws.tags import compare_tags, tag_dict
+from provisioner.aws.waiters import Describe
 from provisioner.engine.contract import (
     KEY_TAG,
     LINEAGE_TAG,
@@ -139,6 +140,24 @@ class Ec2Kind(Kind):
 
     def to_live(self, raw: Mapping[str, Any]) -> Live:
         raise NotImplementedError
+
+    def failure(self, raw: Mapping[str, Any]) -> tuple[str | None, str]:
+        """AWS's reason for a resource that ended badly while waited for: (code, message)."""
+        return None, ""
+
+    @property
+    def polled(self) -> Describe:
+        """How the shared poller (aws/waiters.py) reads this kind: its own describe, by its id
+        filter, with its failure reason."""
+        return Describe(
+            label=self.label or self.name,
+            method=self.describe,
+            result_key=self.result_key,
+            id_field=self.id_field,
+            id_filter=self.id_filter,
+            filter_param=self.filter_param,
+            failure=self.failure,
+        )
 
     def is_gone(self, raw: Mapping[str, Any]) -> bool:
         state = raw.get("State")

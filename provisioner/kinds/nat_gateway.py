@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.tags import tag_dict, tag_specs
-from provisioner.aws.waiters import AVAILABLE, DELETED, NAT_GATEWAYS, wait_for
+from provisioner.aws.waiters import AVAILABLE, DELETED, wait_for
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
 from provisioner.kind_helpers.ec2 import Ec2Kind, ignore_missing
@@ -44,6 +44,9 @@ class NatGateway(Ec2Kind):
             },
         )
 
+    def failure(self, raw: Mapping[str, Any]) -> tuple[str | None, str]:
+        return raw.get("FailureCode"), str(raw.get("FailureMessage") or "")
+
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
         raw = ctx.retry(
@@ -64,7 +67,7 @@ class NatGateway(Ec2Kind):
 
     def wait_available(self, ctx: Ctx, nat_id: str) -> Live:
         # One shared poller for every NAT gateway of the run: one describe per round for all.
-        raw = wait_for(ctx, NAT_GATEWAYS, nat_id, AVAILABLE)
+        raw = wait_for(ctx, self.polled, nat_id, AVAILABLE)
         assert raw is not None  # AVAILABLE never accepts an absent gateway
         return self.to_live(raw)
 
@@ -84,4 +87,4 @@ class NatGateway(Ec2Kind):
         # By filter, batched with the other gateways being deleted: a filter never fails on an
         # id AWS no longer knows (NatGatewayIds would). AWS frees the Elastic IP with the
         # gateway: the address's own step can then release it.
-        wait_for(ctx, NAT_GATEWAYS, live.id, DELETED)
+        wait_for(ctx, self.polled, live.id, DELETED)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provisioner.aws.tags import tag_dict, tag_specs
-from provisioner.aws.waiters import AVAILABLE, DELETED, VPC_ENDPOINTS, wait_for
+from provisioner.aws.waiters import AVAILABLE, DELETED, wait_for
 from provisioner.engine.contract import Ctx, ReadItem
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
@@ -67,6 +67,10 @@ class VpcEndpoint(Ec2Kind):
             },
         )
 
+    def failure(self, raw: Mapping[str, Any]) -> tuple[str | None, str]:
+        error = raw.get("LastError") or {}
+        return error.get("Code"), str(error.get("Message") or "")
+
     def create(self, ctx: Ctx, key: str, spec: Mapping[str, Any], token: str) -> Live:
         ec2 = ctx.client("ec2")
         params: dict[str, Any] = {
@@ -96,7 +100,7 @@ class VpcEndpoint(Ec2Kind):
     def wait_available(self, ctx: Ctx, endpoint_id: str) -> Live:
         """Until the endpoint is ``available`` (AWS's reason when it fails), polled together with
         every other endpoint the run waits for: one describe per round."""
-        raw = wait_for(ctx, VPC_ENDPOINTS, endpoint_id, AVAILABLE)
+        raw = wait_for(ctx, self.polled, endpoint_id, AVAILABLE)
         assert raw is not None  # AVAILABLE never accepts an absent endpoint
         return self.to_live(raw)
 
@@ -163,4 +167,4 @@ class VpcEndpoint(Ec2Kind):
     def wait_deleted(self, ctx: Ctx, endpoint_id: str) -> None:
         """Until AWS has released the endpoint's network interfaces (its subnets and security
         group can be deleted only then): ``deleted``, or no longer listed."""
-        wait_for(ctx, VPC_ENDPOINTS, endpoint_id, DELETED)
+        wait_for(ctx, self.polled, endpoint_id, DELETED)
