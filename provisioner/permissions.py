@@ -64,7 +64,6 @@ EC2_CHANGES = (
     "DeleteVpc",
     "DeleteVpcEndpoints",
     "DetachInternetGateway",
-    "DisassociateAddress",
     "DisassociateRouteTable",
     "ModifySubnetAttribute",
     "ModifyVpcAttribute",
@@ -224,22 +223,6 @@ def deployer_policy(
             # Only resources tagged as this stack's (every one smprov creates is).
             "Resource": f"{ec2}:*",
             "Condition": {"StringEquals": stack_tag},
-        },
-        {
-            "Sid": "Ec2NatGatewayInterfaces",
-            "Effect": "Allow",
-            "Action": "ec2:DisassociateAddress",
-            # An Elastic IP is released from its NAT gateway's network interface, which AWS
-            # makes (untagged) for the gateway: the region is the scope.
-            "Resource": f"{ec2}:network-interface/*",
-            "Condition": in_region,
-        },
-        {
-            "Sid": "Ec2DefaultDhcpOptions",
-            "Effect": "Allow",
-            "Action": "ec2:AssociateDhcpOptions",
-            # Before its options set is deleted, the VPC is given "default" (no options set).
-            "Resource": f"{ec2}:dhcp-options/default",
         },
         {
             "Sid": "Ec2AdoptVpcDefaults",

@@ -122,10 +122,10 @@ class Lifecycle:
         self.smprov("up", "--yes")
 
     def drift_repair(self) -> None:
-        """A colleague edits the stack by hand, in every way smprov repairs: tags, retention,
-        a subnet setting, the default group's rules, the default ACL's entries, the main route
-        table's routes, the roles' trust, description, tags and attachments. One `up` repairs
-        it all."""
+        """A colleague edits the stack by hand, in every way smprov repairs: tags (the bucket's
+        too), retention, a subnet setting, the default group's rules, the default ACL's entries,
+        the main route table's routes, the roles' trust, description, tags and attachments. One
+        `up` repairs it all."""
         state = self.state()["resources"]
         ids = {key: record["id"] for key, record in state.items()}
         ec2, iam = self.clients("ec2"), self.clients("iam")
@@ -133,6 +133,11 @@ class Lifecycle:
         group = f"/aws/vpc-flow-log/{vpc}"
         self.clients("logs").put_retention_policy(logGroupName=group, retentionInDays=30)
         self.clients("logs").tag_log_group(logGroupName=group, tags={"drift": "yes"})
+        s3 = self.clients("s3")
+        tagset = s3.get_bucket_tagging(Bucket=ids["bucket"])["TagSet"]
+        s3.put_bucket_tagging(
+            Bucket=ids["bucket"], Tagging={"TagSet": [*tagset, {"Key": "drift", "Value": "yes"}]}
+        )
         ec2.create_tags(
             Resources=[vpc],
             Tags=[{"Key": "Name", "Value": "edited"}, {"Key": "drift", "Value": "yes"}],
