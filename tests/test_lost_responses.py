@@ -32,7 +32,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
-from provisioner import stack as ops
+from provisioner import operations
 from provisioner.aws.clients import Clients, is_read_operation
 from tests.test_call_budget import DOWN_MUTATING
 from tests.test_crash_matrix import (
@@ -216,7 +216,7 @@ def first_up_then_down(account: Account, workdir: Path, weather: Weather) -> Non
         assert plan_only(account, workdir).is_empty
 
         _plan, report, final = run(
-            account, workdir, ops.plan_down, delete_data=True, delete_logs=True
+            account, workdir, operations.plan_down, delete_data=True, delete_logs=True
         )
         assert report.ok, ([(n, r.message) for n, r in report.failed], weather.happened)
         assert final.resources == {}
