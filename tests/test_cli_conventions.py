@@ -253,14 +253,14 @@ def test_an_emulator_500_is_one_line_with_a_pointer_to_its_log(
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda _self, _context: 0.0)
     monkeypatch.setenv("SMPROV_HOME", str(tmp_path / "home"))
     page = AWSResponse("http://127.0.0.1:1", 500, {"Content-Type": "text/html"}, _Body(PAGE))
-    real = ops._make_clients
+    real = operations._make_clients
 
-    def make(options: ops.Options, config: Any) -> Clients:
+    def make(options: operations.Options, config: Any) -> Clients:
         clients = real(options, config)
         clients.add_hook("before-send.ec2.DescribeNetworkAcls", lambda **_: page)
         return clients
 
-    monkeypatch.setattr(ops, "_make_clients", make)
+    monkeypatch.setattr(operations, "_make_clients", make)
     result = cli("plan")
     assert_clean_failure(result, 1)
     assert "<" not in result.output
