@@ -41,6 +41,13 @@ FOLDER_PREFIX = "s3_object.folder."
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_:/-]")
 
 
+def of(kind: str, *qualifiers: str) -> str:
+    """The key of a resource named after its kind, plus what tells several apart
+    (``of("ecr_repository")``, ``of("ecr_repository", "training")``): a new kind's keys are built
+    here without a constant until another module builds or parses them too."""
+    return ".".join((kind, *qualifiers))
+
+
 def subnet(tier: str, zone: str) -> str:
     return f"{SUBNET_PREFIX}{tier}.{zone}"
 

@@ -1,7 +1,8 @@
 """Every kind in the registry keeps the contract of ``provisioner/engine/contract.py``.
 
 Each kind's resource from the default stack is taken through its whole life with the kind's own
-verbs, against in-process moto (answering as ``--local`` runs it): create (tags written by the
+verbs (the default stack with every boolean setting on, so a kind behind a switch is covered),
+against in-process moto (answering as ``--local`` runs it): create (tags written by the
 create call itself, the engine's token sent as ClientToken where the API takes one) -> read (no
 diff) -> update where it can change in place -> delete -> delete again (already gone is success)
 -> read of the missing resource (absent) -> made again, then found by tag or by name as a key the
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from provisioner.config import CONFIG_KEYS
 from provisioner.engine.contract import Ctx, Kind, ReadItem
 from provisioner.engine.model import Desired, Live, resolve
 from provisioner.kind_helpers.vpc_default import VpcDefault
@@ -39,20 +41,25 @@ TAGGING_CALLS = frozenset(
 )
 
 
+#: The default stack with every switch on: a kind behind a boolean setting is covered too.
+SWITCHES_ON = "\n".join(f"{k.name} = true" for k in CONFIG_KEYS if k.type == "boolean") + "\n"
+
+
 def _blueprint(tmp_path: Path) -> dict[str, Desired]:
     from provisioner import blueprint
     from provisioner.config import load_config
 
+    (tmp_path / "smprov.toml").write_text(SWITCHES_ON)
     config = load_config(None, cwd=tmp_path).resolve(ZONES)
     return {d.key: d for d in blueprint.build(config, account=ACCOUNT)}
 
 
 def _representative(tmp_path: Path, kind: str) -> str:
-    """The first resource of ``kind`` in the default stack."""
+    """The first resource of ``kind`` in the stack."""
     return next(d.key for d in _blueprint(tmp_path).values() if d.kind == kind)
 
 
-def test_every_kind_of_the_registry_is_in_the_default_stack(tmp_path: Path) -> None:
+def test_every_kind_of_the_registry_is_in_the_stack(tmp_path: Path) -> None:
     assert {d.kind for d in _blueprint(tmp_path).values()} == set(REGISTRY)
 
 
@@ -94,7 +101,7 @@ def test_a_kind_keeps_the_contract_through_its_whole_life(
 ) -> None:
     kind = REGISTRY[name]
     key = _representative(tmp_path, name)
-    desired = {d.key: d for d in desired_for(tmp_path, [key])}
+    desired = {d.key: d for d in desired_for(tmp_path, [key], SWITCHES_ON)}
     stack = MiniStack.start()
     stack.up([d for k, d in desired.items() if k != key])
     life = Life(stack, kind, desired[key])
