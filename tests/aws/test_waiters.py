@@ -99,7 +99,9 @@ def run_threads(fns: Sequence[Callable[[], Any]]) -> list[Any]:
 def test_many_waiters_share_one_describe_per_round() -> None:
     ids = [f"nat-{i}" for i in range(6)]
     ec2 = ScriptedEc2({i: ["pending", "pending", "available"] for i in ids}, {})
-    ctx = FakeCtx(ec2)
+    # Rounds 0.25 s apart: threads that start up to that far apart (a loaded machine) still
+    # share the first round, so the count below does not depend on the scheduler.
+    ctx = FakeCtx(ec2, Timing(poll_initial=0.25, poll_max=0.25, poll_factor=1.0, ready_timeout=5))
     results = run_threads([lambda i=i: wait_for(ctx, NAT_GATEWAYS, i, AVAILABLE) for i in ids])
     assert [r["NatGatewayId"] for r in results] == ids
     assert all(r["State"] == "available" for r in results)
