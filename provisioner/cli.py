@@ -550,13 +550,28 @@ def permissions(
         str | None,
         typer.Option("--account", help="Account id for the ARNs (default: the caller's, via STS)."),
     ] = None,
+    from_terraform: Annotated[
+        str | None,
+        typer.Option(
+            "--from-terraform",
+            metavar="SOURCE",
+            help="Also what `smprov import --from-terraform SOURCE` needs, for the stack that "
+            "state describes (SOURCE is read, from S3 for s3://bucket/key).",
+        ),
+    ] = None,
 ) -> None:
     """Print the least-privilege IAM policy for running smprov against this stack (the policy
     is JSON either way; --json also makes errors JSON)."""
     with _errors(json_out):
         from provisioner import operations, render
 
-        render.emit_json(operations.deployer_permissions(_options(config, state, local), account))
+        options = _options(config, state, local)
+        if from_terraform is not None:
+            from provisioner.terraform_import import terraform_permissions
+
+            render.emit_json(terraform_permissions(options, from_terraform, account))
+            return
+        render.emit_json(operations.deployer_permissions(options, account))
 
 
 @app.command(name="import")

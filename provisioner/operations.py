@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner import blueprint, preflight
 from provisioner.aws.clients import Clients
@@ -45,6 +45,9 @@ from provisioner.store.backend import StateBackend
 from provisioner.store.document import StateDocument, new_lineage
 from provisioner.store.local import LocalBackend
 from provisioner.store.recorder import Recorder
+
+if TYPE_CHECKING:
+    from provisioner.permissions import TerraformSource
 
 LOCAL_STATE_DIR = Path("state") / "local"
 
@@ -728,12 +731,19 @@ def _smprov_tags(desired: Desired | None) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k in (STACK_TAG, KEY_TAG)}
 
 
-def deployer_permissions(options: Options, account: str | None = None) -> dict[str, Any]:
-    """The least-privilege policy of the identity that runs smprov for this stack. Changes
-    nothing; asks STS for the account and partition unless ``account`` is given."""
+def deployer_permissions(
+    options: Options,
+    account: str | None = None,
+    *,
+    config: StackConfig | None = None,
+    terraform: TerraformSource | None = None,
+) -> dict[str, Any]:
+    """The least-privilege policy of the identity that runs smprov for this stack (``config``,
+    else the configured one), with what an import from ``terraform`` needs. Changes nothing;
+    asks STS for the account and partition unless ``account`` is given."""
     from provisioner.permissions import deployer_policy, partition_of
 
-    config = load_config(options.config_path, cwd=options.cwd)
+    config = config or load_config(options.config_path, cwd=options.cwd)
     partition = partition_of(config.region)
     if account is None:
         clients = options.clients or _make_clients(options, config)
@@ -741,7 +751,7 @@ def deployer_permissions(options: Options, account: str | None = None) -> dict[s
         config = _key_arn(clients, config)
     elif not (len(account) == 12 and account.isdigit()):
         raise UsageError(f"--account {account!r}: an AWS account id is 12 digits")
-    return deployer_policy(config, account, partition, state=options.state)
+    return deployer_policy(config, account, partition, state=options.state, terraform=terraform)
 
 
 def _key_arn(clients: Clients, config: StackConfig) -> StackConfig:

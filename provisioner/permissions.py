@@ -11,13 +11,19 @@ sent with CreateRole/CreateLogGroup/CreateDBSubnetGroup, ``iam:PassRole`` for th
 role, ``route53:AssociateVPCWithHostedZone`` for private DNS on interface endpoints, and
 ``s3:PutBucketOwnershipControls`` for CreateBucket with an ownership setting.
 
-tests/test_permissions.py proves it both ways: every call of a recorded lifecycle against the
-emulator is allowed under the IAM evaluator (tests/iam), and every action here is used.
+With a Terraform state to import (``TerraformSource``: `permissions --from-terraform`), also
+``ec2:CreateTags`` on resources no smprov stack owns yet, only to make them this stack's, and the
+read of the state from its S3 backend (``s3:GetObject``, ``kms:Decrypt`` for SSE-KMS).
+
+tests/test_permissions.py proves it both ways: every call of the recorded paths against the
+emulator (tests/iam/paths.py) is allowed under the IAM evaluator (tests/iam), and every action
+here is used by some path.
 ``sts:GetCallerIdentity`` needs no permission (STS API reference) and is not listed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from provisioner import keys
@@ -73,6 +79,8 @@ EC2_CHANGES = (
     "ReplaceRouteTableAssociation",
     "RevokeSecurityGroupEgress",
     "RevokeSecurityGroupIngress",
+    "UpdateSecurityGroupRuleDescriptionsEgress",
+    "UpdateSecurityGroupRuleDescriptionsIngress",
 )
 #: The VPC's default security group, network ACL and main route table: AWS makes them with the
 #: VPC, smprov adopts them (tags ``smprov:key``, never ``smprov:stack``: kinds/vpc_default.py).
@@ -95,6 +103,7 @@ EC2_READS = (
     "DescribeInternetGateways",
     "DescribeNatGateways",
     "DescribeNetworkAcls",
+    "DescribeNetworkInterfaces",
     "DescribeRouteTables",
     "DescribeSecurityGroups",
     "DescribeSubnets",
@@ -162,6 +171,16 @@ STATE_BUCKET_ACTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class TerraformSource:
+    """What ``smprov import --from-terraform SOURCE`` needs beyond the stack it adopts: the S3
+    backend's object (``bucket/key``, when SOURCE is ``s3://``) and the KMS key that object is
+    encrypted with (SSE-KMS)."""
+
+    s3_object: str | None = None
+    kms_key: str | None = None
+
+
 def _actions(service: str, names: Any) -> list[str]:
     return sorted({f"{service}:{name}" for name in names})
 
@@ -176,10 +195,15 @@ def partition_of(region: str) -> str:
 
 
 def deployer_policy(
-    config: StackConfig, account: str, partition: str = "aws", state: str | None = None
+    config: StackConfig,
+    account: str,
+    partition: str = "aws",
+    state: str | None = None,
+    terraform: TerraformSource | None = None,
 ) -> dict[str, Any]:
     """The policy document for ``config``'s stack in ``account``, with the S3 state backend's
-    actions when ``state`` (``--state``, else ``state_backend``) is an ``s3://`` URL."""
+    actions when ``state`` (``--state``, else ``state_backend``) is an ``s3://`` URL, and what
+    an import of the Terraform stack needs with ``terraform``."""
     p, region, env = partition, config.region, config.environment
     ec2 = f"arn:{p}:ec2:{region}:{account}"
     in_region = {"StringEquals": {"aws:RequestedRegion": region}}
@@ -245,6 +269,15 @@ def deployer_policy(
             "Action": _actions("iam", ROLE_ACTIONS),
             "Resource": [flow_role, sagemaker_role],
         },
+        {
+            "Sid": "RolesOutOfInstanceProfiles",
+            "Effect": "Allow",
+            "Action": "iam:RemoveRoleFromInstanceProfile",
+            # Deleting a role someone added to an instance profile takes it out first (IAM
+            # API reference, DeleteRole). The SAR scopes this action by the instance profile
+            # only, and those are whoever's: the account is the scope.
+            "Resource": f"arn:{p}:iam::{account}:instance-profile/*",
+        },
         *_managed_policy_statements(config, account, p),
         {
             "Sid": "PassFlowLogRole",
@@ -307,7 +340,53 @@ def deployer_policy(
         )
     statements += _kms_statements(config, account, p)
     statements += _state_statements(state or config.state_backend or "", p)
+    if terraform is not None:
+        statements += _terraform_statements(config, account, p, terraform)
     return {"Version": VERSION, "Statement": statements}
+
+
+def _terraform_statements(
+    config: StackConfig, account: str, p: str, source: TerraformSource
+) -> list[dict[str, Any]]:
+    """The import tags the EC2 resources Terraform made, which carry no smprov tag yet, as
+    this stack's (the roles, the bucket, the log group and the DB subnet group are named in
+    the stack's statements), and reads the state from its S3 backend."""
+    ec2 = f"arn:{p}:ec2:{config.region}:{account}"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "Ec2AdoptTerraformResources",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            # Only a resource no smprov stack owns yet, and only to make it this stack's.
+            "Resource": sorted({f"{ec2}:{t}/*" for t in EC2_CREATES.values()}),
+            "Condition": {
+                "StringEquals": {f"aws:RequestTag/{STACK_TAG}": config.environment},
+                "Null": {f"aws:ResourceTag/{STACK_TAG}": "true"},
+            },
+        }
+    ]
+    if source.s3_object:
+        statements.append(
+            {
+                "Sid": "TerraformState",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:{p}:s3:::{source.s3_object}",
+            }
+        )
+    if source.kms_key:
+        via_s3 = f"s3.{config.region}.amazonaws.com"
+        statements.append(
+            {
+                "Sid": "TerraformStateKey",
+                "Effect": "Allow",
+                # S3 decrypts the SSE-KMS object with the reader's permissions.
+                "Action": "kms:Decrypt",
+                "Resource": source.kms_key,
+                "Condition": {"StringEquals": {"kms:ViaService": via_s3}},
+            }
+        )
+    return statements
 
 
 def _managed_policy_statements(config: StackConfig, account: str, p: str) -> list[dict[str, Any]]:

@@ -71,20 +71,11 @@ def import_from_terraform(
     says (format, a half-finished apply, region, an smprov.toml that differs), 1 for what AWS
     says (another account, resources gone, a stack smprov already manages)."""
     cwd = options.cwd or Path.cwd()
-    config_path = _config_path(options, cwd)
-    existing = load_config(options.config_path, cwd=cwd) if config_path.exists() else None
-    clients = options.clients
-    if source.startswith("s3://") and clients is None:
-        clients = operations.make_clients(options, existing or load_config(None, cwd=cwd))
-    s3 = clients("s3") if clients is not None and source.startswith("s3://") else None
-    tfstate = read_source(source, cwd=cwd, s3_client=s3)
-    stack_map = map_state(tfstate)
-    derived = settings.derive(stack_map, config_path.parent)
-    wanted = parse_config(
-        derived.values, base_dir=config_path.parent, source=f"the Terraform state {tfstate.source}"
-    )
+    read = _read(options, source, cwd)
+    config_path, existing, stack_map = read.config_path, read.existing, read.stack_map
+    derived, wanted = read.derived, read.wanted
     _check_region(stack_map, existing)
-    options = dataclasses.replace(options, clients=clients)
+    options = dataclasses.replace(options, clients=read.clients)
     with operations.session(options, "import", config=existing or wanted) as (stack, doc):
         _check_account(stack_map, stack.account)
         if existing is not None:
@@ -118,6 +109,54 @@ def import_from_terraform(
         handoff_path=target,
         tagged=tagged,
     )
+
+
+def terraform_permissions(
+    options: operations.Options, source: str, account: str | None = None
+) -> dict[str, Any]:
+    """`smprov permissions --from-terraform SOURCE`: the policy for importing SOURCE and for
+    running the stack it becomes, with the configuration the import would use (smprov.toml,
+    else the one derived from the Terraform inputs). Reads SOURCE (from S3 for ``s3://``)."""
+    from provisioner.permissions import TerraformSource
+
+    read = _read(options, source, options.cwd or Path.cwd())
+    s3_object = source.removeprefix("s3://") if source.startswith("s3://") else None
+    return operations.deployer_permissions(
+        dataclasses.replace(options, clients=read.clients),
+        account,
+        config=read.existing or read.wanted,
+        terraform=TerraformSource(s3_object, read.stack_map.state.kms_key),
+    )
+
+
+@dataclass(frozen=True)
+class _Read:
+    """SOURCE read and mapped, with the configuration it gives and the one already there."""
+
+    config_path: Path
+    existing: StackConfig | None
+    clients: Any
+    stack_map: StackMap
+    derived: settings.Derived
+    wanted: StackConfig
+
+
+def _read(options: operations.Options, source: str, cwd: Path) -> _Read:
+    """Read SOURCE (``s3://`` with the stack's clients), map it and derive the configuration:
+    every refusal of the input happens here, before any other AWS call."""
+    config_path = _config_path(options, cwd)
+    existing = load_config(options.config_path, cwd=cwd) if config_path.exists() else None
+    clients = options.clients
+    if source.startswith("s3://") and clients is None:
+        clients = operations.make_clients(options, existing or load_config(None, cwd=cwd))
+    s3 = clients("s3") if clients is not None and source.startswith("s3://") else None
+    tfstate = read_source(source, cwd=cwd, s3_client=s3)
+    stack_map = map_state(tfstate)
+    derived = settings.derive(stack_map, config_path.parent)
+    wanted = parse_config(
+        derived.values, base_dir=config_path.parent, source=f"the Terraform state {tfstate.source}"
+    )
+    return _Read(config_path, existing, clients, stack_map, derived, wanted)
 
 
 def _config_path(options: operations.Options, cwd: Path) -> Path:

@@ -142,6 +142,20 @@ def every_third_mutating_call(operation: str, _service: str, first: bool) -> str
 _COUNT = [0]
 
 
+def first_answer_of_each_operation_lost() -> Callable[[str, str, bool], str | None]:
+    """The first attempt of each mutating operation is applied and its answer lost, by a 500
+    and a reset connection in turn."""
+    seen: set[str] = set()
+
+    def fate(operation: str, _service: str, first: bool) -> str | None:
+        if not first or is_read_operation(operation) or operation in seen:
+            return None
+        seen.add(operation)
+        return LOST_500 if len(seen) % 2 else LOST_RESET
+
+    return fate
+
+
 def stormy(seed: int) -> Callable[[str, str, bool], str | None]:
     """Every attempt: 20 % throttled, 1 % a 5xx that did nothing, 2 % applied and lost."""
     rng = random.Random(seed)
@@ -161,6 +175,10 @@ def stormy(seed: int) -> Callable[[str, str, bool], str | None]:
 
 @pytest.fixture
 def tags_at_create(monkeypatch: pytest.MonkeyPatch) -> None:
+    apply_tags_at_create(monkeypatch)
+
+
+def apply_tags_at_create(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto applies create-time tags as AWS does, also to a request whose answer is lost:
     CreateDhcpOptions' TagSpecifications and CreateBucket's CreateBucketConfiguration.Tags."""
     from moto.ec2.responses.dhcp_options import DHCPOptions
@@ -242,15 +260,7 @@ def test_the_first_call_of_every_operation_loses_its_answer(
     setting of the cold `up`, and each delete of the `down` (a lost delete is a success once
     the resource is gone)."""
     account, gate = weather_account
-    seen: set[str] = set()
-
-    def fate(operation: str, _service: str, first: bool) -> str | None:
-        if not first or is_read_operation(operation) or operation in seen:
-            return None
-        seen.add(operation)
-        return LOST_500 if len(seen) % 2 else LOST_RESET
-
-    weather = Weather(gate, fate)
+    weather = Weather(gate, first_answer_of_each_operation_lost())
     first_up_then_down(account, tmp_path, weather)
     lost = {op for op, fate in weather.happened if fate.startswith("lost")}
     assert set(cold_up_calls()) <= lost

@@ -1,73 +1,106 @@
-"""`smprov permissions` proven on a recorded lifecycle: the acceptance suite's lifecycle
-(tests/acceptance/lifecycle.py: cold up, no-change up, drift repair, the redundancy switch, down
---delete-data --delete-logs, state in S3) runs against moto's server with every AWS call
-recorded; each call, as the IAM requests AWS makes of it (tests/iam/calls.py), must be allowed by
-the policy the command printed for that stack, under the IAM evaluator, and every action and
-statement of the policy must be used by some call.
+"""`smprov permissions` proven on recorded paths (tests/iam/paths.py: the acceptance suite's
+lifecycle on moto's server, the takeover after a lost state, the Terraform import from an S3
+backend, lost answers, the edges only a colleague's change or AWS's refusal sets off): each AWS
+call, refused or not, as the IAM requests AWS makes of it (tests/iam/calls.py), must be allowed
+by the policy smprov printed for that stack, under the IAM evaluator; and every action and
+statement of the policies must be used by some path.
 
-This is also the acceptance suite's emulator twin: the same lifecycle code, the endpoint
-switched, without the training job."""
+The lifecycle is also the acceptance suite's emulator twin: the same code, the endpoint switched,
+without the training job."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.acceptance.emulator import ACCOUNT, REGION, emulated_lifecycle
-from tests.acceptance.lifecycle import Lifecycle, unique_environment
 from tests.iam.calls import Translator
 from tests.iam.evaluator import Decision, Request, evaluate
+from tests.iam.paths import ACCOUNT, PATHS, REGION, Proof
 from tests.iam.recording import Recording
 from tests.iam.sar import request
+
+#: The paths share a worker: each runs once (`--dist loadgroup`, pyproject.toml).
+pytestmark = pytest.mark.xdist_group("permissions")
 
 #: Statements no smprov call uses, and why they are in the policy.
 UNUSED_BY_DESIGN = {
     # CreateTrainingJob passes the role: the acceptance suite's training job, not smprov.
     "PassSageMakerRole",
 }
+#: Statements only `permissions --from-terraform` prints.
+ADOPT = "Ec2AdoptTerraformResources"
+TERRAFORM_ONLY = {ADOPT, "TerraformState", "TerraformStateKey"}
 
 
-@dataclass
-class Recorded:
-    lifecycle: Lifecycle
-    recording: Recording
-    policy: dict[str, Any]
-    requests: list[tuple[str, Request]]
+@dataclasses.dataclass
+class Proven:
+    proof: Proof
+
+    @cached_property
+    def requests(self) -> list[tuple[str, Request]]:
+        """Every recorded call's requests, refused calls too (IAM decides before AWS refuses)."""
+        translator = Translator(ACCOUNT, REGION, principal=f"arn:aws:iam::{ACCOUNT}:role/ci")
+        return [(str(c), r) for c in self.proof.calls for r in translator.requests(c)]
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return self.proof.policy
+
+
+_RUN: dict[str, list[Proven]] = {}
+
+
+def _proven(name: str, factory: pytest.TempPathFactory) -> list[Proven]:
+    if name not in _RUN:
+        _RUN[name] = [Proven(p) for p in PATHS[name](factory.mktemp(name))]
+    return _RUN[name]
+
+
+@pytest.fixture(scope="module", params=list(PATHS))
+def path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[Proven]:
+    return _proven(request.param, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
-    workdir = tmp_path_factory.mktemp("lifecycle")
-    with emulated_lifecycle(workdir, unique_environment()) as (lifecycle, recording):
-        lifecycle.run()
-        calls = list(recording.calls)
-        policy = lifecycle.permissions()
-        translator = Translator(ACCOUNT, REGION, principal=f"arn:aws:iam::{ACCOUNT}:role/ci")
-        requests = [(str(c), r) for c in calls if c.error is None for r in translator.requests(c)]
-        yield Recorded(lifecycle, recording, policy, requests)
+def every_path(tmp_path_factory: pytest.TempPathFactory) -> list[Proven]:
+    return [p for name in PATHS for p in _proven(name, tmp_path_factory)]
 
 
-def test_the_lifecycle_runs_against_the_emulator(recorded: Recorded) -> None:
-    assert recorded.lifecycle.log[0] == "smprov up --yes --json -> 0"
-    assert "smprov plan --destroy --detailed-exitcode -> 0" in recorded.lifecycle.log
-    assert len(recorded.recording.calls) > 500  # every step went to the emulator
+@pytest.fixture(scope="module")
+def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Proven:
+    return _proven("lifecycle", tmp_path_factory)[0]
 
 
-def test_every_recorded_call_is_allowed_by_the_printed_policy(recorded: Recorded) -> None:
-    denied = sorted(
-        {
-            f"{call} -> {req.action} on {[r.arn for r in req.resources]}"
-            for call, req in recorded.requests
-            if evaluate(req, [recorded.policy]) is not Decision.ALLOW
-        }
-    )
-    assert denied == [], "\n".join(denied)
+def _one(name: str, factory: pytest.TempPathFactory, proof: str | None = None) -> Proven:
+    return next(p for p in _proven(name, factory) if proof in (None, p.proof.name))
+
+
+def _operations(proven: Proven) -> set[str]:
+    return {str(c) for c in proven.proof.calls}
+
+
+def test_the_lifecycle_runs_against_the_emulator(lifecycle: Proven) -> None:
+    log = lifecycle.proof.notes["log"]
+    assert log[0] == "smprov up --yes --json -> 0"
+    assert "smprov plan --destroy --detailed-exitcode -> 0" in log
+    assert len(lifecycle.proof.calls) > 500  # every step went to the emulator
+
+
+def test_every_recorded_call_is_allowed_by_the_printed_policy(path: list[Proven]) -> None:
+    for proven in path:
+        denied = sorted(
+            {
+                f"{call} -> {req.action} on {[r.arn for r in req.resources]}"
+                for call, req in proven.requests
+                if evaluate(req, [proven.policy]) is not Decision.ALLOW
+            }
+        )
+        assert denied == [], f"{proven.proof.name}:\n" + "\n".join(denied)
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
@@ -75,39 +108,149 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else list(action)
 
 
-def test_every_action_and_statement_of_the_policy_is_used(recorded: Recorded) -> None:
-    used_actions = {req.action.lower() for _, req in recorded.requests}
+def test_every_action_and_statement_of_the_policy_is_used(every_path: list[Proven]) -> None:
+    used_actions = {req.action.lower() for p in every_path for _, req in p.requests}
     unused_actions = sorted(
-        a
-        for s in recorded.policy["Statement"]
-        if s["Sid"] not in UNUSED_BY_DESIGN
-        for a in _actions(s)
-        if a.lower() not in used_actions
+        {
+            a
+            for p in every_path
+            for s in p.policy["Statement"]
+            if s["Sid"] not in UNUSED_BY_DESIGN
+            for a in _actions(s)
+            if a.lower() not in used_actions
+        }
     )
     assert unused_actions == [], unused_actions
-    # A statement is used when it allows some resource of some request (IAM authorizes each
-    # resource of a request on its own).
-    single = [
-        Request(req.action, (resource,), req.principal)
-        for _, req in recorded.requests
-        for resource in req.resources
-    ]
-    unused_statements = []
-    for statement in recorded.policy["Statement"]:
-        alone = {"Version": "2012-10-17", "Statement": [statement]}
-        if not any(evaluate(req, [alone]) is Decision.ALLOW for req in single):
-            unused_statements.append(statement["Sid"])
-    assert sorted(unused_statements) == sorted(UNUSED_BY_DESIGN)
+    # A statement is used when, in some path's policy, it allows some resource of some request
+    # of that path (IAM authorizes each resource of a request on its own).
+    used: set[str] = set()
+    every_sid: set[str] = set()
+    for proven in every_path:
+        single = [
+            Request(req.action, (resource,), req.principal)
+            for _, req in proven.requests
+            for resource in req.resources
+        ]
+        for statement in proven.policy["Statement"]:
+            every_sid.add(statement["Sid"])
+            alone = {"Version": "2012-10-17", "Statement": [statement]}
+            if statement["Sid"] not in used and any(
+                evaluate(req, [alone]) is Decision.ALLOW for req in single
+            ):
+                used.add(statement["Sid"])
+    assert sorted(every_sid - used) == sorted(UNUSED_BY_DESIGN)
 
 
-def test_the_evaluation_can_fail(recorded: Recorded) -> None:
+def test_the_evaluation_can_fail(lifecycle: Proven) -> None:
     """Without the tag-on-create statement, every create that sends tags is denied."""
-    policy = json.loads(json.dumps(recorded.policy))
+    policy = json.loads(json.dumps(lifecycle.policy))
     policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "Ec2TagOnCreate"]
     denied = {
-        req.action for _, req in recorded.requests if evaluate(req, [policy]) is not Decision.ALLOW
+        req.action for _, req in lifecycle.requests if evaluate(req, [policy]) is not Decision.ALLOW
     }
     assert denied == {"ec2:CreateTags"}
+
+
+def _stamping(calls: list[Any], tag: str) -> set[str]:
+    """The operations among ``calls`` that send ``tag``."""
+    return {str(c) for c in calls if f'"{tag}"' in json.dumps(c.params, default=str)}
+
+
+def test_the_takeover_restamps_every_kind_of_resource(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    takeover = _one("takeover", tmp_path_factory)
+    assert "took over" in takeover.proof.notes["import"]
+    assert _stamping(takeover.proof.notes["import_calls"], "smprov:lineage") == {
+        "ec2.CreateTags",
+        "iam.TagRole",
+        "logs.TagResource",
+        "rds.AddTagsToResource",
+        "s3.PutBucketTagging",
+    }
+    assert {"s3.PutObject", "s3.DeleteObject"} <= _operations(takeover)  # push, unlock
+
+
+def test_the_terraform_import_reads_its_backend_and_tags_what_terraform_made(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    importing = _one("terraform_import", tmp_path_factory, "terraform import")
+    notes = importing.proof.notes
+    read = [r for _, r in importing.requests if r.action in ("s3:GetObject", "kms:Decrypt")]
+    backend_object = "arn:aws:s3:::" + notes["source"].removeprefix("s3://")
+    assert [(r.action, r.resources[0].arn) for r in read] == [
+        ("s3:GetObject", backend_object),
+        ("kms:Decrypt", notes["kms_key"]),
+    ] * 2  # by `permissions --from-terraform`, then by `import --from-terraform`
+    assert _stamping(importing.proof.calls, "smprov:stack") == {
+        "ec2.CreateTags",
+        "iam.TagRole",
+        "logs.TagResource",
+        "rds.AddTagsToResource",
+        "s3.PutBucketTagging",
+    }
+    # Terraform's EC2 resources carried no smprov tag: only the adoption statement allows them.
+    statements = importing.policy["Statement"]
+    without = {**importing.policy, "Statement": [s for s in statements if s["Sid"] != ADOPT]}
+    denied = {
+        r.action for _, r in importing.requests if evaluate(r, [without]) is not Decision.ALLOW
+    }
+    assert denied == {"ec2:CreateTags"}
+
+
+def test_the_policy_after_the_import_is_the_same_without_the_import(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`permissions --from-terraform` printed the stack's policy (with the configuration the
+    import then wrote) and what the import needs; nothing else."""
+    importing, after = _proven("terraform_import", tmp_path_factory)
+    kept = [s for s in importing.policy["Statement"] if s["Sid"] not in TERRAFORM_ONLY]
+    assert kept == after.policy["Statement"]
+    assert {s["Sid"] for s in importing.policy["Statement"]} - {
+        s["Sid"] for s in kept
+    } == TERRAFORM_ONLY
+
+
+def _ec2_tagging(tags: dict[str, str], existing: dict[str, str]) -> Request:
+    vpc = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0123456789abcdef0"
+    keys: dict[str, Any] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    keys |= {f"aws:ResourceTag/{k}": v for k, v in existing.items()}
+    return request("ec2:CreateTags", [("vpc", vpc, keys)], {"aws:RequestedRegion": REGION})
+
+
+def test_the_import_may_tag_only_unowned_resources_and_read_only_its_state(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    importing = _one("terraform_import", tmp_path_factory, "terraform import")
+    policy = [importing.policy]
+    env = {"smprov:stack": "dev"}
+    assert evaluate(_ec2_tagging(env, {"Name": "tf"}), policy) is Decision.ALLOW
+    other = {"smprov:stack": "prod"}
+    assert evaluate(_ec2_tagging(env, other), policy) is Decision.IMPLICIT_DENY  # another's
+    assert evaluate(_ec2_tagging(other, {}), policy) is Decision.IMPLICIT_DENY  # for another
+    assert evaluate(_ec2_tagging({"Name": "x"}, {}), policy) is Decision.IMPLICIT_DENY
+    elsewhere = "arn:aws:s3:::tf-backend-sagemaker/other/terraform.tfstate"
+    get = request("s3:GetObject", [("object", elsewhere)], {"aws:RequestedRegion": REGION})
+    assert evaluate(get, policy) is Decision.IMPLICIT_DENY
+
+
+def test_lost_answers_set_off_every_lookup(tmp_path_factory: pytest.TempPathFactory) -> None:
+    lost = _one("lost_answers", tmp_path_factory)
+    happened = {op for op, fate in lost.proof.notes["happened"] if fate.startswith("lost")}
+    assert {"CreateVpc", "CreateSubnet", "CreateRole", "CreateDBSubnetGroup"} <= happened
+    refused = {(str(c), c.error) for c in lost.proof.calls if c.error}
+    assert ("iam.CreateRole", "EntityAlreadyExists") in refused
+
+
+def test_the_edges_are_recorded(tmp_path_factory: pytest.TempPathFactory) -> None:
+    edges = _one("edges", tmp_path_factory)
+    assert {
+        "ec2.UpdateSecurityGroupRuleDescriptionsIngress",
+        "ec2.UpdateSecurityGroupRuleDescriptionsEgress",
+        "iam.RemoveRoleFromInstanceProfile",
+        "ec2.DescribeNetworkInterfaces",
+    } <= _operations(edges)
+    assert any("DependencyViolation" in message for message in edges.proof.notes["refused"])
 
 
 def test_permissions_needs_no_aws_call_with_an_account(tmp_path: Path, cli: Any) -> None:
@@ -116,6 +259,33 @@ def test_permissions_needs_no_aws_call_with_an_account(tmp_path: Path, cli: Any)
     policy = json.loads(result.stdout)
     roles = next(s for s in policy["Statement"] if s["Sid"] == "Roles")
     assert "arn:aws:iam::210987654321:role/dev_sagemaker_execution_role" in roles["Resource"]
+
+
+def test_permissions_for_a_terraform_state_file_are_for_the_stack_it_describes(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The roles and the bucket as Terraform named them; the adoption statement; no S3 read
+    for a file, and with --account no AWS call at all. Nothing is written."""
+    from tests.migrate.seed import STATE_FILE
+
+    recording = Recording()
+    recording.attach_to_new_clients(monkeypatch)
+    account = "210987654321"
+    result = cli("permissions", "--account", account, "--from-terraform", str(STATE_FILE))
+    assert result.exit_code == 0, result.output
+    statements = {s["Sid"]: s for s in json.loads(result.stdout)["Statement"]}
+    role = f"arn:aws:iam::{account}:role/dev-sagemaker-execution-role"
+    assert role in statements["Roles"]["Resource"]
+    assert statements["TrainingBucket"]["Resource"] == "arn:aws:s3:::dev-sagemaker-a1b2c3d4"
+    assert ADOPT in statements and "TerraformState" not in statements
+    assert recording.calls == []
+    assert not Path("smprov.toml").exists()
+
+
+def test_permissions_for_a_terraform_state_refuse_what_the_import_refuses(cli: Any) -> None:
+    result = cli("permissions", "--from-terraform", "nope.tfstate")
+    assert result.exit_code == 2
+    assert "nope.tfstate: no such file" in result.stderr
 
 
 def test_a_bad_account_is_a_usage_error(cli: Any) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,9 @@ class TfState:
     #: Where relative paths in the state (an uploaded file's ``source``) start: the Terraform
     #: directory, taken to be the one holding SOURCE (the working directory for S3 or stdin).
     base_dir: Path = field(default_factory=Path.cwd)
+    #: The KMS key an S3 backend's object is encrypted with (SSE-KMS): reading it asks KMS to
+    #: decrypt with the reader's permissions, so `smprov permissions` grants kms:Decrypt on it.
+    kms_key: str | None = None
 
 
 def parse_state(text: str | bytes, *, source: str, base_dir: Path | None = None) -> TfState:
@@ -267,7 +270,9 @@ def read_source(source: str, *, cwd: Path, s3_client: Any | None = None) -> TfSt
             raise UsageError(f"{source!r}: give the S3 backend's state as s3://bucket/key")
         if s3_client is None:
             raise UsageError(f"{source}: no S3 client to read it with")
-        return parse_state(_get_object(s3_client, bucket, key, source), source=source, base_dir=cwd)
+        body, kms_key = _get_object(s3_client, bucket, key, source)
+        state = parse_state(body, source=source, base_dir=cwd)
+        return replace(state, kms_key=kms_key)
     if source == "-":
         import sys
 
@@ -288,11 +293,13 @@ def read_source(source: str, *, cwd: Path, s3_client: Any | None = None) -> TfSt
     return parse_state(text, source=str(path), base_dir=path.parent)
 
 
-def _get_object(s3: Any, bucket: str, key: str, source: str) -> bytes:
+def _get_object(s3: Any, bucket: str, key: str, source: str) -> tuple[bytes, str | None]:
+    """The object's body, and the KMS key it is encrypted with (None: not SSE-KMS)."""
     from provisioner.aws.errors import has_code, to_aws_error
 
     try:
-        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        answer = s3.get_object(Bucket=bucket, Key=key)
+        return bytes(answer["Body"].read()), answer.get("SSEKMSKeyId")
     except Exception as exc:
         if has_code(exc, "NoSuchKey", "404"):
             raise UsageError(

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -51,17 +50,9 @@ def emulated_lifecycle(workdir: Path, environment: str) -> Iterator[tuple[Lifecy
             patch.setenv(name, value)
         # As `--local` runs moto (provisioner/emulator.py; the test fixtures apply it too).
         behave_like_aws()
-        original = Clients.__init__
-
-        def recorded_init(self: Clients, *args: Any, **kwargs: Any) -> None:
-            original(self, *args, **kwargs)
-            recording.attach(self)
-
-        patch.setattr(Clients, "__init__", recorded_init)
-        patch.chdir(workdir)
         own = Clients(REGION, endpoint_url=endpoint)  # out-of-band changes: not recorded
-        own._hooks.clear()
-        recording.calls.clear()
+        recording.attach_to_new_clients(patch)
+        patch.chdir(workdir)
         bucket = state_bucket_name(environment, ACCOUNT)
         make_state_bucket(own("s3"), bucket, REGION)
         runner = CliRunner()

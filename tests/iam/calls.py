@@ -266,6 +266,8 @@ class Translator:
         kms_action = data_key.get(call.operation) or (
             "Decrypt" if call.operation == "GetObject" else None
         )
+        if call.operation == "GetObject" and call.response.get("SSEKMSKeyId"):
+            key = call.response["SSEKMSKeyId"]  # the key the object was encrypted with
         if key and kms_action:
             # S3 asks KMS with the caller's permissions for SSE-KMS objects (S3 User Guide,
             # "Using server-side encryption with AWS KMS keys": permissions).
@@ -288,6 +290,13 @@ class Translator:
     def _iam(self, call: Call) -> Iterator[Request]:
         if call.operation == "GetPolicy":
             yield self._request("iam:GetPolicy", [("policy", call.params["PolicyArn"])])
+            return
+        if call.operation == "RemoveRoleFromInstanceProfile":  # the profile, not the role
+            name = call.params["InstanceProfileName"]
+            profile = f"arn:{self.partition}:iam::{self.account}:instance-profile/{name}"
+            yield self._request(
+                "iam:RemoveRoleFromInstanceProfile", [("instance-profile", profile)]
+            )
             return
         role = f"arn:{self.partition}:iam::{self.account}:role/{call.params['RoleName']}"
         context = {}

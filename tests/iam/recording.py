@@ -22,6 +22,8 @@ class Call:
 @dataclass
 class Recording:
     calls: list[Call] = field(default_factory=list)
+    #: False while a test's own calls go through smprov's clients (not recorded).
+    active: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, clients: Any) -> None:
@@ -29,9 +31,24 @@ class Recording:
         clients.add_hook("provide-client-params.*.*", self._before)
         clients.add_hook("after-call.*.*", self._after)
 
+    def attach_to_new_clients(self, patch: Any) -> None:
+        """Record every ``Clients`` built from now on (the CLI builds its own), until ``patch``
+        (a ``pytest.MonkeyPatch``) is undone."""
+        from provisioner.aws.clients import Clients
+
+        original = Clients.__init__
+
+        def recorded_init(clients: Clients, *args: Any, **kwargs: Any) -> None:
+            original(clients, *args, **kwargs)
+            self.attach(clients)
+
+        patch.setattr(Clients, "__init__", recorded_init)
+
     def _before(
         self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
     ) -> None:
+        if not self.active:
+            return
         call = Call(model.service_model.service_name, model.name, dict(params))
         context["smprov_recorded"] = call
         with self._lock:
