@@ -249,6 +249,7 @@ def test_the_edges_are_recorded(tmp_path_factory: pytest.TempPathFactory) -> Non
         "ec2.UpdateSecurityGroupRuleDescriptionsEgress",
         "iam.RemoveRoleFromInstanceProfile",
         "ec2.DescribeNetworkInterfaces",
+        "s3.HeadObject",
     } <= _operations(edges)
     assert any("DependencyViolation" in message for message in edges.proof.notes["refused"])
 

@@ -10,9 +10,9 @@ smprov sends recorded, and each with the policy smprov prints for its stack.
   `up` and `down --delete-data --delete-logs` of the adopted stack;
 - lost answers: a cold `up` and a `down` where the first answer of each mutating operation is
   lost (tests/test_lost_responses.py), so every conflict and twin lookup runs;
-- the edges: rule descriptions edited out of band, the role in someone's instance profile, and a
-  subnet AWS keeps refusing to delete (DependencyViolation, answered by a botocore hook: smprov
-  then names the network interfaces in the way).
+- the edges: rule descriptions edited and the CSV overwritten out of band, the role in someone's
+  instance profile, and a subnet AWS keeps refusing to delete (DependencyViolation, answered by a
+  botocore hook: smprov then names the network interfaces in the way).
 
 The in-process paths run smprov's CLI (or its operations, where a test timing is needed) against
 in-process moto; the out-of-band changes go through clients that are not recorded.
@@ -211,7 +211,7 @@ ALL_DATA = {"delete_data": True, "delete_logs": True}
 
 def edges(workdir: Path) -> list[Proof]:
     """What only a colleague's change or AWS's refusal sets off."""
-    from provisioner import operations
+    from provisioner import keys, operations
     from provisioner.aws.clients import Clients
     from provisioner.aws.retry import FAST
     from tests.harness import Harness
@@ -231,7 +231,9 @@ def edges(workdir: Path) -> list[Proof]:
             state.resources["security_group.vpc_endpoints"].id,
             state.resources["security_group.training"].id,
         )
-        harness.up()
+        csv = state.resources[keys.CSV_OBJECT].attrs
+        own("s3").put_object(Bucket=csv["bucket"], Key=csv["key"], Body=b"someone,else\n")
+        harness.up()  # relabels the rules; restores the CSV, whose content it reads first
         iam = own("iam")
         iam.create_instance_profile(InstanceProfileName="notebooks")
         iam.add_role_to_instance_profile(InstanceProfileName="notebooks", RoleName=role)
