@@ -520,6 +520,11 @@ def kill_leaving_an_untagged_resource(account: Account, workdir: Path, crash_poi
     account.switch = KillSwitch(after=crash_point)
     with pytest.raises(Killed):
         run(account, workdir)
+    return untag_the_killed_create(account, workdir)
+
+
+def untag_the_killed_create(account: Account, workdir: Path) -> str:
+    """Strip the tags of what the killed name-keyed create made; returns its key."""
     doc = LocalBackend(workdir / "state" / f"{ENV}.json").read()
     assert doc is not None
     named = {key: intent for key, intent in doc.intents.items() if intent.name}

@@ -242,6 +242,19 @@ def test_lost_answers_set_off_every_lookup(tmp_path_factory: pytest.TempPathFact
     assert ("iam.CreateRole", "EntityAlreadyExists") in refused
 
 
+def test_every_name_keyed_create_left_untagged_is_adopted(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    adoption = _one("name_keyed", tmp_path_factory)
+    assert sorted(adoption.proof.notes["adopted"]) == [
+        "bucket",
+        "db_subnet_group",
+        "iam_role.flow_logs",
+        "iam_role.sagemaker_execution",
+        "log_group.flow_logs",
+    ]
+
+
 def test_the_edges_are_recorded(tmp_path_factory: pytest.TempPathFactory) -> None:
     edges = _one("edges", tmp_path_factory)
     assert {

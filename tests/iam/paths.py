@@ -10,6 +10,8 @@ smprov sends recorded, and each with the policy smprov prints for its stack.
   `up` and `down --delete-data --delete-logs` of the adopted stack;
 - lost answers: a cold `up` and a `down` where the first answer of each mutating operation is
   lost (tests/test_lost_responses.py), so every conflict and twin lookup runs;
+- name-keyed adoption: each create AWS keys by name killed after it made its resource, left
+  untagged, adopted by the next `up` (tests/test_crash_matrix.py);
 - the edges: rule descriptions edited and the CSV overwritten out of band, the role in someone's
   instance profile, and a subnet AWS keeps refusing to delete (DependencyViolation, answered by a
   botocore hook: smprov then names the network interfaces in the way).
@@ -209,6 +211,52 @@ def lost_answers(workdir: Path) -> list[Proof]:
 ALL_DATA = {"delete_data": True, "delete_logs": True}
 
 
+def name_keyed(workdir: Path) -> list[Proof]:
+    """Each name-keyed create (bucket, role, log group, DB subnet group) killed right after AWS
+    made its resource, left untagged (tests/test_crash_matrix.py); the next `up` adopts it by
+    the name its intent recorded and tags it, `down` then deletes the stack."""
+    from provisioner import operations
+    from provisioner.aws.clients import Clients
+    from tests.test_crash_matrix import (
+        CONFIG,
+        Account,
+        Killed,
+        KillSwitch,
+        fake_aws_env,
+        fresh_account,
+        name_keyed_points,
+        run,
+        untag_the_killed_create,
+    )
+
+    adopted: list[str] = []
+    with fake_aws_env():
+        clients = Clients(REGION, max_attempts=1)
+        account = Account(clients)
+        recording = Recording(active=False)  # not the inventory, nor the untagging
+        recording.attach(clients)
+        for point in name_keyed_points():
+            here = workdir / str(point)
+            here.mkdir()
+            (here / "smprov.toml").write_text(CONFIG)
+            with fresh_account(account):
+                account.switch = KillSwitch(after=point)
+                recording.active = True
+                with pytest.raises(Killed):
+                    run(account, here)
+                recording.active = False
+                adopted.append(untag_the_killed_create(account, here))
+                account.switch = KillSwitch()
+                recording.active = True
+                for planner, flags in ((operations.plan_up, {}), (operations.plan_down, ALL_DATA)):
+                    _plan, report, _final = run(account, here, planner, **flags)
+                    assert report.ok, [(n, r.message) for n, r in report.failed]
+                recording.active = False
+        calls = list(recording.calls)
+    policy = operations.deployer_permissions(operations.Options(cwd=here), ACCOUNT)
+    return [Proof("name-keyed adoption", policy, calls, {"adopted": adopted})]
+
+
 def edges(workdir: Path) -> list[Proof]:
     """What only a colleague's change or AWS's refusal sets off."""
     from provisioner import keys, operations
@@ -289,5 +337,6 @@ PATHS: dict[str, Callable[[Path], list[Proof]]] = {
     "takeover": takeover,
     "terraform_import": terraform_import,
     "lost_answers": lost_answers,
+    "name_keyed": name_keyed,
     "edges": edges,
 }
