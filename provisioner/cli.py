@@ -173,9 +173,7 @@ def _errors(json_mode: bool = False) -> Iterator[None]:
         exc.hint = _hint(exc)
         if json_mode:
             render.emit_json({"ok": False, "error": render.error_doc(exc)})
-        render.err.print(f"[red]error:[/] {render.escape(exc.message)}", highlight=False)
-        if exc.hint:
-            render.err.print(f"  hint: {exc.hint}", markup=False, highlight=False)
+        render.error(exc.message, exc.hint)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         render.err.print("[yellow]interrupted[/]")

@@ -63,6 +63,7 @@ def cli(moto: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", str(WIDTH))
     monkeypatch.setattr(render.err, "width", WIDTH)
+    monkeypatch.setattr(render.out, "width", WIDTH)
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:

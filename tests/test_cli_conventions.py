@@ -182,7 +182,7 @@ def test_an_unreachable_endpoint_fails_fast_and_names_it(
     result = CliRunner().invoke(app, ["plan"])
     assert_clean_failure(result, 1)
     assert f"cannot connect to http://127.0.0.1:{port}/: the connection was refused" in (
-        result.output
+        " ".join(result.output.split())
     )
     assert "AWS_ENDPOINT_URL" in result.output
     assert sent == ["sts", "sts"]  # two tries, not ten
@@ -228,6 +228,7 @@ def test_up_ends_with_the_outputs_and_the_next_step(cli: Callable[..., Result]) 
     assert re.search(r"^  sagemaker_role_arn\s+= arn:aws:iam::", tail, flags=re.M)
     assert re.search(r"^  bucket_name\s+= ml-sagemaker-", tail, flags=re.M)
     assert "Next: `smprov output --format sagemaker --config custom.toml`" in tail
+    assert _wide_lines(result.output) == []
 
     again = cli("up", "--yes", "--config", "custom.toml")  # no changes: the same ending
     assert "Outputs:" in again.output and "Next: `smprov output" in again.output
@@ -267,3 +268,28 @@ def test_an_emulator_500_is_one_line_with_a_pointer_to_its_log(
     [line] = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert "DescribeNetworkAcls failed inside the endpoint (HTTP 500" in line
     assert str(tmp_path / "home" / "emulator.log") in " ".join(result.output.split())
+
+
+def test_errors_and_hints_wrap_at_the_terminal_width(cli: Callable[..., Result]) -> None:
+    """A long error (a refusal naming a stack and its lineage, a list of config problems) is cut
+    at spaces, each continuation indented under its own text, never wider than the terminal."""
+    Path("smprov.toml").write_text('region = "us-eats-1"\nflow_log_retention_days = 8\n')
+    result = cli("plan")
+    assert_clean_failure(result, 2)
+    assert _wide_lines(result.output) == []
+    lines = result.output.splitlines()
+    assert lines[0] == "error: invalid configuration:"
+    item = next(i for i, line in enumerate(lines) if line.startswith("  - region:"))
+    assert lines[item + 1].startswith("    ") and not lines[item + 1].startswith("    -")
+    text = " ".join(result.output.split())
+    assert (
+        "for a region newer than botocore, upgrade it or set SMPROV_SKIP_REGION_VALIDATION=1"
+        in (text)
+    )
+
+    Path("smprov.toml").unlink()
+    assert cli("up", "--yes", "--state", "other.json").exit_code == 0
+    result = cli("plan")  # another state's stack: the refusal names both lineages, the hint import
+    assert_clean_failure(result, 1)
+    assert _wide_lines(result.output) == []
+    assert "run `smprov import` to take it over" in " ".join(result.output.split())

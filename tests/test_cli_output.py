@@ -60,3 +60,38 @@ def test_output_without_a_state_says_to_run_up(cli: Callable[..., Result]) -> No
     assert result.exit_code == 1
     assert "has no resources in its state" in result.output
     assert "smprov up" in result.output
+
+
+def _wide(text: str) -> list[str]:
+    from tests.conftest import WIDTH
+
+    return [line for line in text.splitlines() if len(line) > WIDTH]
+
+
+def test_status_at_100_columns_shows_every_key_and_id_whole(cli: Callable[..., Result]) -> None:
+    """The ids are what a reader copies: none is cut with an ellipsis to fit the terminal."""
+    up = json.loads(cli("up", "--yes", "--json").stdout)
+    result = cli("status")
+    assert result.exit_code == 0, result.output
+    assert _wide(result.output) == []
+    assert "…" not in result.output
+    words = set(result.output.split())
+    for key, resource_id in up["resources"].items():
+        assert key in words and resource_id in words, key
+
+
+def test_output_at_100_columns_puts_tables_and_long_lists_on_their_own_lines(
+    cli: Callable[..., Result],
+) -> None:
+    assert cli("up", "--yes").exit_code == 0
+    values = json.loads(cli("output", "--json").stdout)
+    result = cli("output")
+    assert result.exit_code == 0, result.output
+    assert _wide(result.output) == []
+    lines = result.output.splitlines()
+    assert f"vpc_id                               = {values['vpc_id']}" in lines
+    assert "vpc_endpoint_ids                     = {" in lines
+    for service, endpoint in values["vpc_endpoint_ids"].items():
+        assert any(line.split() == [service, "=", endpoint] for line in lines), service
+    for uri in values["s3_folder_uris"]:
+        assert f"    {uri}" in lines

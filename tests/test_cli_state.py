@@ -73,7 +73,7 @@ def test_push_into_a_locked_state_names_the_holder(tmp_path: Path, config: Path,
     put_foreign_lock(s3)
     result = smprov("state", "push", recorded_state(tmp_path / "dev.json").path, "-c", config)
     assert result.exit_code == 1
-    assert f"state {URL} is locked by pid 4242 on host build-7" in result.stderr
+    assert f"state {URL} is locked by pid 4242 on host build-7" in " ".join(result.stderr.split())
     assert S3Backend(S3Location(BUCKET, KEY), s3, ACCOUNT).read() is None
 
 
@@ -94,7 +94,7 @@ def test_unlock_refuses_a_live_holder_on_this_host(config: Path, s3: Any) -> Non
     with S3Backend(S3Location(BUCKET, KEY), s3, ACCOUNT).lock("up"):
         result = smprov("unlock", "-c", config)
         assert result.exit_code == 1
-        assert "held by a running process on this host" in result.stderr
+        assert "held by a running process on this host" in " ".join(result.stderr.split())
         body = s3.get_object(Bucket=BUCKET, Key=LOCK_KEY)["Body"].read()
     assert json.loads(body)["operation"] == "up"
 

@@ -282,7 +282,7 @@ def read_source(source: str, *, cwd: Path, s3_client: Any | None = None) -> TfSt
     try:
         text = path.read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file", hint=_WHAT_TO_GIVE) from None
+        raise UsageError(f"{source}: no such file", hint=_WHAT_TO_GIVE) from None  # as typed
     except IsADirectoryError:
         raise UsageError(
             f"{path} is a directory, not a Terraform state",

@@ -27,7 +27,31 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 
 def warnings(notices: Sequence[Any]) -> None:
     for notice in notices:
-        err.print(f"[yellow]warning:[/] {escape(notice.key)}: {escape(notice.message)}")
+        _labelled("warning:", "yellow", f"{notice.key}: {notice.message}")
+
+
+def error(message: str, hint: str | None = None, *, console: Console | None = None) -> None:
+    """An error as the user reads it, at the terminal's width: ``error: message`` (each line of
+    the message wrapped, a list item continuing under its own text), then ``  hint: ...``."""
+    console = console or err
+    _labelled("error:", "red", message, console=console)
+    if hint:
+        wrapped(f"  hint: {hint}", hang=len("  hint: "), console=console)
+
+
+def _labelled(label: str, style: str, message: str, *, console: Console | None = None) -> None:
+    """``label message`` (``label`` in ``style``), every line cut at spaces to the width."""
+    console = console or err
+    first, *rest = message.splitlines() or [""]
+    for index, part in enumerate(wrap_line(f"{label} {first}", console.width, len(label) + 1)):
+        line = Text(part)
+        if index == 0:
+            line.stylize(style, 0, len(label))
+        console.print(line, overflow="ignore", crop=False)
+    for line in rest:
+        indent = len(line) - len(line.lstrip(" "))
+        hang = indent + (2 if line.lstrip(" ").startswith("- ") else 0)
+        wrapped(line, hang=max(hang, 4), console=console)
 
 
 def plan_table(
@@ -116,8 +140,11 @@ class ProgressSink:
                 StepStatus.CANCELLED: "[yellow]-[/]",
             }.get(event.status, "")
             extra = f" ({event.elapsed:.1f}s)" if event.elapsed >= 1 else ""
-            message = escape(step_message(event.key, event.phase, event.message))
-            self.console.print(f"{mark} {verb} {event.key}: {message}{extra}")
+            message = step_message(event.key, event.phase, event.message)
+            parts = wrap_line(f"{verb} {event.key}: {message}{extra}", self.console.width - 2, 2)
+            self.console.print(Text.from_markup(mark).append(f" {parts[0]}"), crop=False)
+            for part in parts[1:]:
+                self.console.print(Text(f"  {part}"), overflow="ignore", crop=False)
 
 
 def step_message(key: str, phase: Phase, message: str) -> str:
@@ -128,7 +155,7 @@ def step_message(key: str, phase: Phase, message: str) -> str:
 
 def say(text: str) -> None:
     """Something the user should know as it happens (e.g. the emulator starting), on stderr."""
-    err.print(text, markup=False, highlight=False)
+    wrapped(text)
 
 
 def apply_summary(
@@ -148,17 +175,15 @@ def apply_summary(
         err.print(f"[green]{verb} complete:[/] {done} step(s) done{also}.")
         return
     state = "interrupted" if interrupted else "incomplete"
-    err.print(
-        f"[red]{verb} {state}:[/] {done} done, {len(failed)} failed, {skipped} skipped, "
-        f"{cancelled} not started. The state records exactly what exists; run `smprov {verb}` "
-        "again to continue."
+    _labelled(
+        f"{verb} {state}:",
+        "red",
+        f"{done} done, {len(failed)} failed, {skipped} skipped, {cancelled} not started. The "
+        f"state records exactly what exists; run `smprov {verb}` again to continue.",
     )
     for (key, phase), result in failed:
-        message = escape(step_message(key, phase, result.message))
-        err.print(f"[red]error:[/] {phase.value} {key}: {message}")
-        said = hint(result.error) if result.error is not None else None
-        if said:
-            err.print(f"  hint: {escape(said)}")
+        message = step_message(key, phase, result.message)
+        error(f"{phase.value} {key}: {message}", hint(result.error) if result.error else None)
 
 
 def kept_ending(report: Any, plan: Any, kinds: Mapping[str, Any], flags: str | None = "") -> None:
@@ -179,11 +204,16 @@ def kept_ending(report: Any, plan: Any, kinds: Mapping[str, Any], flags: str | N
 
 def wrapped(line: str, *, style: str = "", hang: int = 4, console: Console | None = None) -> None:
     """Print ``line`` cut at spaces to the console's width (continuations indented)."""
+    console = console or err
+    for part in wrap_line(line, console.width, hang):
+        console.print(Text(part, style=style), overflow="ignore", crop=False)
+
+
+def wrap_line(line: str, width: int, hang: int) -> list[str]:
+    """``line`` cut at spaces into lines of at most ``width`` (``render.plan.wrap``)."""
     from provisioner.render.plan import wrap
 
-    console = console or err
-    for part in wrap(line, console.width, hang):
-        console.print(Text(part, style=style), overflow="ignore", crop=False)
+    return wrap(line, width, hang)
 
 
 #: The outputs `up` ends with (all of them: `smprov output`).
@@ -204,11 +234,12 @@ def up_ending(values: Mapping[str, Any], flags: str = "") -> None:
     if shown:
         out.print("Outputs:")
         outputs_text(shown, indent="  ")
-    out.print(
+    wrapped(
         f"Next: `smprov output --format sagemaker{flags}` prints RoleArn, VpcConfig, "
         f"InputDataConfig and OutputDataConfig for CreateTrainingJob (`smprov output{flags}` "
         "lists every id).",
-        markup=False,
+        hang=len("Next: "),
+        console=out,
     )
 
 
@@ -255,27 +286,62 @@ class Waiting:
                 self._status = None
 
 
-def status_table(rows: Sequence[Mapping[str, Any]]) -> None:
-    table = Table(title="resources in the state")
+def status_table(rows: Sequence[Mapping[str, Any]], *, console: Console | None = None) -> None:
+    """The state's resources, one per line. Keys and ids are never cut (they are what a reader
+    copies): when the terminal is too narrow, the kind column folds."""
+    from rich import box
+
+    table = Table(
+        title="resources in the state",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
     for col in ("key", "kind", "id", "status"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col != "kind", overflow="fold")
     for row in rows:
         status = row["status"]
         style = {"exists": "green", "missing": "red", "drifted": "yellow", "kept": "cyan"}.get(
             status, ""
         )
         table.add_row(row["key"], row["kind"], row["id"], Text(status, style=style))
-    out.print(table)
+    (console or out).print(table)
 
 
-def outputs_text(values: Mapping[str, Any], *, indent: str = "") -> None:
+def outputs_text(
+    values: Mapping[str, Any], *, indent: str = "", console: Console | None = None
+) -> None:
+    """``name = value`` lines, names aligned: a list as ``a, b`` and a table as JSON when the
+    line fits the terminal, else as a block, one item or entry per line."""
+    console = console or out
     width = max((len(k) for k in values), default=0)
     for key, value in values.items():
-        if isinstance(value, list | tuple):
-            value = ", ".join(str(v) for v in value)
-        elif isinstance(value, Mapping):
-            value = json.dumps(value, sort_keys=True)
-        out.print(f"{indent}{key.ljust(width)} = {value}", markup=False)
+        lead = f"{indent}{key.ljust(width)} = "
+        for line in _output_lines(lead, value, console.width, indent):
+            console.print(line, markup=False, overflow="ignore", crop=False)
+
+
+def _output_lines(lead: str, value: Any, room: int, indent: str) -> list[str]:
+    if isinstance(value, Mapping):
+        inline = lead + json.dumps(value, sort_keys=True)
+    elif isinstance(value, list | tuple):
+        inline = lead + ", ".join(str(v) for v in value)
+    else:
+        return [lead + str(value)]
+    if len(inline) <= room or not value:
+        return [inline]
+    inner = indent + "    "
+    if isinstance(value, Mapping):
+        width = max(len(str(k)) for k in value)
+        body = [
+            line
+            for k, v in sorted(value.items())
+            for line in _output_lines(f"{inner}{str(k).ljust(width)} = ", v, room, inner)
+        ]
+        return [lead + "{", *body, indent + "}"]
+    return [lead + "[", *(f"{inner}{v}" for v in value), indent + "]"]
 
 
 # --- JSON documents (--json): shaped here, printed by emit_json ----------------------------------
