@@ -522,7 +522,7 @@ def output(
             )
         values = outputs(doc, cfg)
         if output_format == "sagemaker":
-            from provisioner.storage_outputs import sagemaker_job_config
+            from provisioner.outputs import sagemaker_job_config
 
             job = sagemaker_job_config(values, cfg)
             if not job["VpcConfig"]["SecurityGroupIds"]:

@@ -28,7 +28,6 @@ LAYERS: list[tuple[str, ...]] = [
     ("blueprint",),
     ("preflight",),
     ("permissions",),
-    ("storage_outputs",),
     ("outputs",),
     ("migrate",),
     ("emulator_fidelity",),

@@ -9,8 +9,8 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from provisioner import keys
+from provisioner.blueprint.security import TRAINING_GROUP_OUTPUT
 from provisioner.cli import app
-from provisioner.storage_outputs import SECURITY_GROUP_OUTPUT
 from tests.harness import Harness
 
 TRAINING_GROUP_KEY = "security_group.training"
@@ -71,7 +71,7 @@ def test_sagemaker_format_is_a_training_job_configuration(harness: Harness) -> N
     assert job["OutputDataConfig"] == {"S3OutputPath": f"s3://{bucket}/model-artifacts/"}
 
     group = state.resources[TRAINING_GROUP_KEY].id
-    if SECURITY_GROUP_OUTPUT in values:
+    if TRAINING_GROUP_OUTPUT in values:
         assert job["VpcConfig"]["SecurityGroupIds"] == [group]
     else:
         # The security part's output is not there yet: the list is empty and the CLI says so;

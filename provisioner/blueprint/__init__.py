@@ -5,6 +5,8 @@ inputs (name = environment), so a team moving from the module recognises every r
 
 Besides ``build``, each part of the stack may contribute (what only AWS can tell about the
 configuration is checked in ``provisioner.preflight``, where AWS is read):
+- ``outputs``: what `smprov output` shows of its resources, from the state alone (``OUTPUTS``:
+  each part's, in the order they are printed);
 - ``notices``: warnings the plan shows (e.g. public access allowed on the bucket);
 - ``lost_data`` and ``adopt_data``: values generated once and kept in the state (``data``); when
   the state lost one, the resource carrying it is found in AWS by its tags and the value taken
@@ -16,16 +18,22 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
-from provisioner.blueprint import storage
-from provisioner.blueprint.common import BlueprintInputs, Lookup
-from provisioner.blueprint.database import database, database_notices
-from provisioner.blueprint.endpoints import endpoints
-from provisioner.blueprint.flow_logs import flow_logs
-from provisioner.blueprint.network import network
-from provisioner.blueprint.security import security
+from provisioner.blueprint import database, endpoints, flow_logs, network, security, storage
+from provisioner.blueprint.common import BlueprintInputs, Lookup, Outputs
 from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Live, Notice
+
+#: Each part's `smprov output` values, in the order they are printed.
+OUTPUTS: tuple[Outputs, ...] = (
+    network.outputs,
+    endpoints.outputs,
+    security.outputs,
+    database.outputs,
+    flow_logs.outputs,
+    storage.outputs,
+)
 
 
 def build(
@@ -52,13 +60,21 @@ def build(
         lineage=lineage,
     )
     return [
-        *network(inputs),
-        *flow_logs(inputs),
-        *database(inputs),
-        *endpoints(inputs),
-        *security(inputs),
+        *network.network(inputs),
+        *flow_logs.flow_logs(inputs),
+        *database.database(inputs),
+        *endpoints.endpoints(inputs),
+        *security.security(inputs),
         *storage.storage(inputs),
     ]
+
+
+def outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    """Every part's `smprov output` values for the state's ``resources`` (records by key)."""
+    values: dict[str, Any] = {}
+    for part in OUTPUTS:
+        values.update(part(resources, config))
+    return values
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,7 @@ def lost_data(config: StackConfig, data: Mapping[str, str]) -> list[Lookup]:
 
 def notices(config: StackConfig) -> list[Notice]:
     """Warnings about the configuration that the plan shows."""
-    return [*database_notices(config), *storage.notices(config)]
+    return [*database.database_notices(config), *storage.notices(config)]
 
 
 def adopt_data(live: Mapping[str, Live], data: MutableMapping[str, str]) -> bool:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from provisioner import keys
-from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.common import BlueprintInputs, id_of
 from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Notice, Ref
 
@@ -40,3 +41,7 @@ def database_notices(config: StackConfig) -> list[Notice]:
             f"zones and availability_zones gives {config.zone_count}",
         )
     ]
+
+
+def outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    return {"database_subnet_group_name": id_of(resources, keys.DB_SUBNET_GROUP)}

@@ -8,11 +8,13 @@ which the module strips of every rule, and nothing could reach them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from provisioner import keys
-from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.common import BlueprintInputs, attr_of, id_of
 from provisioner.blueprint.network import private_table_key
+from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Ref
 from provisioner.kind_helpers.security_group_rules import rule
 
@@ -69,3 +71,18 @@ def endpoints(inputs: BlueprintInputs) -> Iterator[Desired]:
                 "tags": inputs.tags(key, f"{env}-{service}"),
             },
         )
+
+
+def outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    """Endpoint ids and interface endpoints' DNS names by short service name, and their group."""
+    prefix = keys.ENDPOINT_PREFIX
+    found = sorted(k for k in resources if k.startswith(prefix))
+    return {
+        "vpc_endpoint_ids": {k[len(prefix) :]: resources[k].id for k in found},
+        "vpc_endpoint_dns_names": {
+            k[len(prefix) :]: list(attr_of(resources, k, "dns_names") or [])
+            for k in found
+            if attr_of(resources, k, "vpc_endpoint_type") == "Interface"
+        },
+        "vpc_endpoints_security_group_id": id_of(resources, keys.ENDPOINT_SECURITY_GROUP),
+    }

@@ -4,11 +4,11 @@ role's trust scoped to this account's flow logs and its permissions to this one 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from provisioner import keys
-from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.common import BlueprintInputs, attr_of, id_of
 from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Ref
 
@@ -116,3 +116,11 @@ def flow_logs(inputs: BlueprintInputs) -> Iterator[Desired]:
             "tags": inputs.tags(keys.FLOW_LOG),
         },
     )
+
+
+def outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    return {
+        "vpc_flow_log_id": id_of(resources, keys.FLOW_LOG),
+        "vpc_flow_log_group_name": id_of(resources, keys.FLOW_LOG_GROUP),
+        "vpc_flow_log_cloudwatch_iam_role_arn": attr_of(resources, keys.FLOW_LOG_ROLE, "arn"),
+    }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from provisioner import keys
-from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.common import BlueprintInputs, attr_of, id_of, ids_of
+from provisioner.config import StackConfig
 from provisioner.engine.model import Desired, Ref
 
 TIER_SUFFIX = {"public": "public", "private": "private", "database": "db"}
@@ -141,3 +143,41 @@ def _association(tier: str, zone: str, table: str, route: str) -> Desired:
         {"route_table_id": Ref(table), "subnet_id": Ref(keys.subnet(tier, zone))},
         apply_after=frozenset({route}),
     )
+
+
+def stack_zones(resources: Mapping[str, Any], config: StackConfig) -> list[str]:
+    """The stack's zones in slot order: the configured list, else those its subnets record."""
+    if config.zones:
+        return list(config.zones)
+    if not isinstance(config.availability_zones, int):
+        return list(config.availability_zones)
+    found = {
+        rec.attrs.get("availability_zone")
+        for key, rec in resources.items()
+        if key.startswith(keys.subnet("private", ""))
+    }
+    return sorted(z for z in found if z)
+
+
+def outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    """The network's ids, lists in zone order (scripts index them), as the module names them."""
+    zones = stack_zones(resources, config)
+    private_tables = sorted(
+        {k for k in resources if k.startswith(keys.PRIVATE_ROUTE_TABLE_PREFIX)},
+        key=lambda k: zones.index(keys.zone_of(k)) if keys.zone_of(k) in zones else 99,
+    )
+    nat_keys = [keys.nat_gateway(z) for z in zones]
+    return {
+        "region": config.region,
+        "azs": zones,
+        "vpc_id": id_of(resources, keys.VPC),
+        "vpc_cidr_block": attr_of(resources, keys.VPC, "cidr_block"),
+        "public_subnets": ids_of(resources, [keys.subnet("public", z) for z in zones]),
+        "private_subnets": ids_of(resources, [keys.subnet("private", z) for z in zones]),
+        "database_subnets": ids_of(resources, [keys.subnet("database", z) for z in zones]),
+        "igw_id": id_of(resources, keys.INTERNET_GATEWAY),
+        "public_route_table_ids": ids_of(resources, [keys.PUBLIC_ROUTE_TABLE]),
+        "private_route_table_ids": ids_of(resources, private_tables),
+        "natgw_ids": ids_of(resources, nat_keys),
+        "nat_public_ips": [attr_of(resources, k, "public_ip") for k in nat_keys if k in resources],
+    }

@@ -4,16 +4,20 @@ for SageMaker training jobs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from provisioner import keys
-from provisioner.blueprint.common import BlueprintInputs
+from provisioner.blueprint.common import BlueprintInputs, id_of
+from provisioner.config import StackConfig
 from provisioner.engine.contract import STACK_TAG
 from provisioner.engine.model import Desired, Ref
 from provisioner.kind_helpers.security_group_rules import SELF, rule
 from provisioner.kinds.default_network_acl import entry
 
 ANYWHERE = "0.0.0.0/0"
+#: The output naming the training jobs' security group (`output --format sagemaker` uses it).
+TRAINING_GROUP_OUTPUT = "training_security_group_id"
 
 
 def default_tags(inputs: BlueprintInputs, key: str) -> dict[str, str]:
@@ -67,3 +71,10 @@ def security(inputs: BlueprintInputs) -> Iterator[Desired]:
             "tags": inputs.tags(keys.TRAINING_SECURITY_GROUP, name),
         },
     )
+
+
+def outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    return {
+        TRAINING_GROUP_OUTPUT: id_of(resources, keys.TRAINING_SECURITY_GROUP),
+        "default_security_group_id": id_of(resources, keys.DEFAULT_SECURITY_GROUP),
+    }

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from provisioner import keys
-from provisioner.blueprint.common import BlueprintInputs, Lookup
+from provisioner.blueprint.common import BlueprintInputs, Lookup, attr_of
 from provisioner.blueprint.sagemaker_role import sagemaker_role
 from provisioner.config import StackConfig, validate_bucket_name
 from provisioner.engine.model import Desired, Live, Notice, Ref
@@ -183,3 +183,20 @@ def adopt_data(live: Mapping[str, Live], data: MutableMapping[str, str]) -> bool
         return False
     data[SUFFIX_DATA] = match["suffix"]
     return True
+
+
+def outputs(resources: Mapping[str, Any], config: StackConfig) -> dict[str, Any]:
+    """The bucket, its folder and CSV URIs, the execution role."""
+    bucket = resources.get(keys.BUCKET)
+    name = bucket.id if bucket is not None else None
+    folders = keys.folder_keys(config.folders)
+    return {
+        "bucket_name": name,
+        "bucket_arn": attr_of(resources, keys.BUCKET, "arn"),
+        "s3_folder_uris": [
+            f"s3://{name}/{folder}" for folder, key in folders.items() if key in resources and name
+        ],
+        "training_data_uri": attr_of(resources, keys.CSV_OBJECT, "uri"),
+        "sagemaker_role_arn": attr_of(resources, keys.SAGEMAKER_ROLE, "arn"),
+        "sagemaker_role_name": attr_of(resources, keys.SAGEMAKER_ROLE, "name"),
+    }
