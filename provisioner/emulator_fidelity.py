@@ -212,6 +212,23 @@ def vpc_endpoint_id_filter() -> None:
 
 
 @_once
+def network_acl_id_filter() -> None:
+    """AWS's DescribeNetworkAcls takes a ``network-acl-id`` filter (how a default ACL is found
+    by its recorded id once its VPC is not known: `down`, `import --from-terraform`); moto
+    raises FilterNotImplementedError, which its server answers with a 500."""
+    from moto.ec2.models.network_acls import NetworkAcl
+
+    value = NetworkAcl.get_filter_value
+
+    def get_filter_value(self: Any, filter_name: str, method_name: str | None = None) -> Any:
+        if filter_name == "network-acl-id":
+            return self.id
+        return value(self, filter_name, method_name)
+
+    NetworkAcl.get_filter_value = get_filter_value  # type: ignore[method-assign]
+
+
+@_once
 def repeated_endpoint_deletes_do_nothing() -> None:
     """moto 5.2 keeps a deleted VPC endpoint (state ``deleted``) and, asked to delete it again,
     deletes its gateway routes again: the second DeleteVpcEndpoints fails (InvalidRoute.NotFound).
@@ -282,6 +299,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     nat_gateway_deletion_frees_its_address,
     nat_gateway_tag_filters,
     vpc_endpoint_id_filter,
+    network_acl_id_filter,
     repeated_endpoint_deletes_do_nothing,
     db_subnet_group_names_are_unique,
     db_subnet_group_modified_in_place,

@@ -115,6 +115,21 @@ def test_vpc_endpoints_are_filtered_by_id_and_an_unknown_id_is_no_error(ec2: Any
     assert answer.get("Unsuccessful", []) == []
 
 
+def test_network_acls_are_filtered_by_id_and_an_unknown_id_is_no_error(ec2: Any) -> None:
+    """How `down` (and `import --from-terraform`) find a default ACL whose VPC is not known."""
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    [default] = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])[
+        "NetworkAcls"
+    ]
+    found = ec2.describe_network_acls(
+        Filters=[
+            {"Name": "network-acl-id", "Values": [default["NetworkAclId"], "acl-00000000000"]},
+            {"Name": "default", "Values": ["true"]},
+        ]
+    )["NetworkAcls"]
+    assert [a["NetworkAclId"] for a in found] == [default["NetworkAclId"]]
+
+
 def test_a_db_subnet_group_is_modified_in_place(moto: None) -> None:
     ec2 = boto3.client("ec2", region_name=REGION)
     rds = boto3.client("rds", region_name=REGION)

@@ -459,9 +459,24 @@ def test_the_command_reports_bad_input_with_exit_2_and_json(cli: Any, tmp_path: 
     path = write(doc, tmp_path / "future.tfstate")
     result = cli("import", "--from-terraform", str(path))
     assert result.exit_code == 2
-    assert "Terraform state format version 5 is not one smprov reads" in result.output
+    assert "Terraform state format version 5 is not one smprov reads" in " ".join(
+        result.output.split()
+    )
     assert "Traceback" not in result.output
     result = cli("import", "--from-terraform", str(path), "--json")
     assert result.exit_code == 2
     assert json.loads(result.stdout)["ok"] is False
     assert cli("import", "--handoff", "x.tf").exit_code == 2
+
+
+def test_a_state_whose_stack_is_gone_is_refused_naming_what_is_missing(
+    cli: Any, tmp_path: Path
+) -> None:
+    """The seed's state as it is (its ids name a server that no longer exists), imported into
+    an empty account: a refusal listing the missing resources, not a failure to read them."""
+    result = cli("import", "--from-terraform", str(write(load_state(), tmp_path / "tf.tfstate")))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "inside the endpoint" not in result.output
+    assert "resources in the Terraform state no longer exist in AWS:" in result.output
+    assert "module.vpc.aws_default_network_acl.this[0]" in result.output
+    assert not Path("state").exists() and not Path("smprov.toml").exists()
