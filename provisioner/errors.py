@@ -75,3 +75,9 @@ class AwsError(SmprovError):
         super().__init__(message, hint)
         self.code = code
         self.operation = operation
+
+
+class NameTaken(AwsError):
+    """A create found its name held by a resource that is not this stack's, so it made nothing.
+    The engine drops the create's intent: no later run may take that resource for the one the
+    create made (an intent's name is adopted untagged, as what a killed create left)."""

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from provisioner import operations
+from provisioner import keys, operations
 from provisioner.aws.clients import Clients
+from provisioner.aws.tags import tag_dict
 from provisioner.cli import app
 from provisioner.engine.contract import LINEAGE_TAG
 from provisioner.engine.ownership import ForeignStackError
 from provisioner.store.document import StateDocument
 from provisioner.store.local import LocalBackend
+from tests.harness import Harness
 from tests.test_crash_matrix import (
     CONFIG,
     ENV,
@@ -227,3 +230,75 @@ def test_a_resource_of_another_lineage_among_its_own_is_refused(
     ]
     assert f"lineage {state.lineage}" in refused.value.message  # this state's, for comparison
     assert account.switch.answered == []
+
+
+def _run_up(harness: Harness, op: str = "up", **flags: Any) -> tuple[Any, StateDocument]:
+    """One `up` (or `down`) that may fail: (its report, the state it leaves)."""
+    planner = operations.plan_down if op == "down" else operations.plan_up
+    with operations.session(harness.options(), op) as (stk, doc):
+        plan, _ = planner(stk, doc)
+        return operations.execute(stk, plan, doc, **flags)
+
+
+def _someone_elses(harness: Harness, kind: str) -> tuple[str, Callable[[], dict[str, str]]]:
+    """Make, outside smprov and untagged, the resource of ``kind`` the default stack names;
+    returns its step key and a reader of its tags (which must stay as they are)."""
+    if kind == "bucket":
+        harness.write_config('bucket_name = "teams-own-bucket"\n')
+        s3 = harness.clients("s3")
+        s3.create_bucket(Bucket="teams-own-bucket")
+        s3.put_bucket_tagging(
+            Bucket="teams-own-bucket", Tagging={"TagSet": [{"Key": "team", "Value": "x"}]}
+        )
+
+        def bucket_tags() -> dict[str, str]:
+            return tag_dict(s3.get_bucket_tagging(Bucket="teams-own-bucket")["TagSet"])
+
+        return keys.BUCKET, bucket_tags
+    if kind == "iam_role":
+        iam = harness.clients("iam")
+        name = "dev_sagemaker_execution_role"
+        iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}',
+            Tags=[{"Key": "team", "Value": "x"}],
+        )
+        return keys.SAGEMAKER_ROLE, lambda: tag_dict(iam.get_role(RoleName=name)["Role"]["Tags"])
+    ec2, rds = harness.clients("ec2"), harness.clients("rds")
+    vpc = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.50.{n}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in enumerate(("us-east-1a", "us-east-1b"))
+    ]
+    group = rds.create_db_subnet_group(
+        DBSubnetGroupName="dev",
+        DBSubnetGroupDescription="theirs",
+        SubnetIds=subnets,
+        Tags=[{"Key": "team", "Value": "x"}],
+    )["DBSubnetGroup"]
+    arn = group["DBSubnetGroupArn"]
+    return keys.DB_SUBNET_GROUP, lambda: tag_dict(
+        rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+    )
+
+
+@pytest.mark.parametrize("kind", ["bucket", "iam_role", "db_subnet_group"])
+def test_a_name_someone_else_holds_is_refused_on_every_run_never_captured(
+    harness: Harness, kind: str
+) -> None:
+    """A create refused because the name is someone else's made nothing, so its intent is
+    dropped: the next `up` refuses again instead of adopting that resource as the one its own
+    create made, and `down` leaves it alone."""
+    key, tags = _someone_elses(harness, kind)
+    before = tags()
+    for _attempt in range(2):
+        report, state = _run_up(harness)
+        [(node, result)] = report.failed
+        assert node[0] == key and "already exists" in result.message
+        assert key not in state.intents and key not in state.resources
+        assert tags() == before
+    report, state = _run_up(harness, "down", delete_data=True, delete_logs=True)
+    assert report.ok and state.resources == {} and state.intents == {}
+    assert tags() == before  # still there, untouched

@@ -21,7 +21,7 @@ from provisioner.aws.errors import to_aws_error
 from provisioner.engine.contract import Ctx, Kind, ReadItem
 from provisioner.engine.model import Action, Live, Phase, Step, StepEvent, StepStatus, resolve
 from provisioner.engine.planner import Node, Plan
-from provisioner.errors import SmprovError, StateError
+from provisioner.errors import NameTaken, SmprovError, StateError
 
 
 class Recorder(Protocol):
@@ -30,6 +30,7 @@ class Recorder(Protocol):
     ) -> None: ...
     def forget(self, key: str, *, wait: bool = True) -> None: ...
     def intend(self, key: str, kind: str, token: str, name: str | None = None) -> None: ...
+    def clear_intent(self, key: str) -> None: ...
     def keep(self, key: str, reason: str | None) -> None: ...
 
 
@@ -169,7 +170,13 @@ def apply_step(
             name = spec.get(kind.name_field) if kind.name_field else None
             recorder.intend(step.key, step.kind, token, name if isinstance(name, str) else None)
             ctx.report("creating")
-            live = kind.create(ctx, step.key, spec, token)
+            try:
+                live = kind.create(ctx, step.key, spec, token)
+            except NameTaken:
+                # Someone else's resource holds the name: this create made nothing, and the
+                # next run must refuse it again, not adopt it by the intent's name.
+                recorder.clear_intent(step.key)
+                raise
         message = f"created {live.id}"
     recorder.record(step.key, step.kind, live.id, dict(live.attrs), sorted(desired.depends_on))
     lives.set(step.key, live)

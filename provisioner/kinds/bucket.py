@@ -27,7 +27,7 @@ from provisioner.engine.contract import (
     wanted_name,
 )
 from provisioner.engine.model import FieldChange, Live
-from provisioner.errors import AwsError
+from provisioner.errors import AwsError, NameTaken
 from provisioner.kind_helpers.s3 import (
     bucket_arn,
     delete_versions,
@@ -191,7 +191,7 @@ class Bucket(Kind):
             ctx.client("s3").create_bucket(**params)
         except Exception as exc:
             if has_code(exc, "BucketAlreadyExists"):
-                raise AwsError(
+                raise NameTaken(
                     f"the bucket name {name} is taken by another AWS account",
                     code="BucketAlreadyExists",
                     hint="bucket names are global: set another bucket_name in smprov.toml",
@@ -223,7 +223,7 @@ class Bucket(Kind):
             if is_missing(exc) or has_code(exc, "403", "AccessDenied", "Forbidden"):
                 return  # free, or another account's (CreateBucket then says which)
             raise
-        raise AwsError(
+        raise NameTaken(
             f"the bucket {name} already exists in this account and is not part of stack "
             f"{ctx.stack} (no smprov:stack={ctx.stack} tag)",
             code="BucketAlreadyOwnedByYou",

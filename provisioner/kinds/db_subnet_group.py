@@ -21,7 +21,7 @@ from provisioner.engine.contract import (
     made_by_this_state,
 )
 from provisioner.engine.model import FieldChange, Live
-from provisioner.errors import AwsError
+from provisioner.errors import NameTaken
 from provisioner.kind_helpers.ec2 import ignore_missing
 
 NOT_FOUND = ("DBSubnetGroupNotFoundFault",)
@@ -122,7 +122,7 @@ class DbSubnetGroup(Kind):
                 live = _live(raw, arn, tags)
                 changes = self.diff(live, spec)
                 return self.update(ctx, live, spec, changes) if changes else live
-        raise AwsError(
+        raise NameTaken(
             f"a DB subnet group named {spec['name']} already exists and is not part of stack "
             f"{ctx.stack} (it has no smprov:stack={ctx.stack} tag of this state)",
             code="DBSubnetGroupAlreadyExists",

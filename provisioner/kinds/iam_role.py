@@ -25,7 +25,7 @@ from provisioner.engine.contract import (
     wanted_name,
 )
 from provisioner.engine.model import FieldChange, Live
-from provisioner.errors import AwsError, ConfigError
+from provisioner.errors import ConfigError, NameTaken
 from provisioner.kind_helpers.ec2 import ignore_missing
 from provisioner.kind_helpers.policy import parse_policy, policy_json, policy_size, same_policy
 
@@ -218,7 +218,7 @@ class IamRole(Kind):
                 found = self._read_role(ctx, spec["name"])
                 if found is not None and made_by_this_state(ctx, found.get("tags") or {}, key):
                     return self.update(ctx, found, spec, self.diff(found, spec))
-                raise AwsError(
+                raise NameTaken(
                     f"an IAM role named {spec['name']} already exists and is not part of stack "
                     f"{ctx.stack} (it has no smprov:stack={ctx.stack} tag)",
                     code="EntityAlreadyExists",

@@ -44,6 +44,10 @@ class FakeRecorder:
         with self.lock:
             self.events.append(("intend", key))
 
+    def clear_intent(self, key: str) -> None:
+        with self.lock:
+            self.events.append(("clear_intent", key))
+
     def keep(self, key: str, reason: str | None) -> None:
         with self.lock:
             self.events.append(("keep", key))

@@ -80,6 +80,9 @@ class MemoryRecorder:
     def intend(self, key: str, kind: str, token: str, name: str | None = None) -> None:
         self.intents[key] = token
 
+    def clear_intent(self, key: str) -> None:
+        self.intents.pop(key, None)
+
 
 @dataclass
 class MiniStack:
