@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -171,3 +172,17 @@ def test_a_tls_only_bucket_policy_lets_the_emulators_calls_through(moto: None) -
     s3.put_object(Bucket="tls-only", Key="raw-data/", Body=b"")
     assert s3.get_object(Bucket="tls-only", Key="raw-data/")["ContentLength"] == 0
     assert json.loads(s3.get_bucket_policy(Bucket="tls-only")["Policy"]) == json.loads(policy)
+
+
+def test_the_code_that_talks_to_aws_names_no_emulator() -> None:
+    """What moto does differently is taught to moto here, never worked around where smprov
+    talks to AWS (README: "the code that talks to AWS holds no workaround"). Only the emulator's
+    own modules, and the CLI's help for --local, may name moto."""
+    package = Path(__file__).resolve().parent.parent / "provisioner"
+    allowed = {"emulator_fidelity.py", "emulator.py", "local.py", "cli.py"}
+    naming = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*.py"))
+        if str(path.relative_to(package)) not in allowed and "moto" in path.read_text().lower()
+    ]
+    assert naming == []

@@ -396,3 +396,11 @@ def test_a_restarted_emulator_sets_the_old_state_aside(
     fresh = json.loads(state.read_text())
     assert fresh["instance"] != made["instance"] and fresh["lineage"] != made["lineage"]
     assert runner.invoke(app, ["plan", "--local", "--detailed-exitcode"]).exit_code == 0
+
+    local.stop()  # and `down` after a restart: nothing to delete, the state set aside too
+    gone = runner.invoke(app, ["down", "--local", "--yes"])
+    assert gone.exit_code == 0, gone.output
+    text = " ".join(gone.output.split())
+    assert "was restarted since" in text and "set the state aside as" in text, text
+    assert len(list((work / "state" / "local").glob("dev.json.stale-*"))) == 2
+    assert "Traceback" not in gone.output and "<" not in gone.output

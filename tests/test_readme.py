@@ -106,3 +106,48 @@ def test_readme_states_exit_codes_and_the_local_state_default() -> None:
         assert code in section
     assert "`130` interrupted" in section
     assert "`state/local/<environment>.json` with\n`--local`" in section
+
+
+def test_every_command_but_local_takes_the_common_options() -> None:
+    """The paragraph under the CLI table: `--config`/`-c`, `--state` and `--local` everywhere
+    except `smprov local ...`."""
+    assert "Common options (every command above except `local`)" in _cli_section()
+    for words, command in _leaf_commands():
+        params = command.params  # type: ignore[attr-defined]
+        opts = {o for p in params for o in [*p.opts, *p.secondary_opts]}
+        common = {"--config", "-c", "--state", "--local"}
+        if words.startswith("local "):
+            assert not common & opts, words
+        else:
+            assert common <= opts, f"`smprov {words}` lacks {sorted(common - opts)}"
+
+
+def test_the_call_counts_the_readme_gives_are_the_ones_the_budget_asserts() -> None:
+    from tests.test_call_budget import NO_CHANGE, TEARDOWN_SKIPS, TERRAFORM_IMPORT_WRITES
+
+    text = " ".join(README.split())
+    reads = sum(NO_CHANGE.values())
+    teardown = sum((NO_CHANGE - TEARDOWN_SKIPS).values())
+    assert f"ask only what exists ({teardown} reads for the default stack, not {reads})" in text
+    assert f"no-change `up`/`plan` ({reads} requests for the default stack, 0 mutating" in text
+    tags = sum(TERRAFORM_IMPORT_WRITES.values())
+    assert f"resource; {tags} for the seed stack in `tests/test_call_budget.py`)" in text
+
+
+def test_the_benchmark_targets_are_the_last_measured_ones() -> None:
+    """The README's targets table is the one `python -m bench --write-results` last wrote."""
+    results = (ROOT / "bench" / "RESULTS.md").read_text()
+    measured = results.split("## Targets")[1].split("\n## ")[0]
+    block = README.split("<!-- bench-targets -->")[1].split("<!-- /bench-targets -->")[0]
+
+    def rows(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("|")]
+
+    assert rows(block) and rows(block) == rows(measured)
+
+
+def test_the_container_image_uses_the_python_the_readme_names() -> None:
+    said = re.search(r"the container image uses (3\.\d+)\)", README)
+    assert said is not None
+    image = re.search(r"^ARG PYTHON_IMAGE=python:(\S+)$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert image is not None and image.group(1).startswith(f"{said.group(1)}.")
