@@ -45,8 +45,9 @@ SKIP_REGION_CHECK_ENV: Final = "SMPROV_SKIP_REGION_VALIDATION"
 MAX_ZONES: Final = 6
 """No AWS region has more availability zones than this."""
 
-MAX_USER_TAGS: Final = 47
-"""AWS allows 50 tags per resource and smprov adds 3 of its own."""
+MAX_USER_TAGS: Final = 46
+"""AWS allows 50 tags per resource and smprov adds 4 of its own: ``Name``, ``smprov:stack``,
+``smprov:key`` and ``smprov:lineage``."""
 
 MAX_MANAGED_POLICIES: Final = 10
 """IAM's default quota of managed policies attached to one role."""
@@ -553,7 +554,7 @@ def _tags(value: object, _: Path) -> tuple[tuple[str, str], ...]:
     if len(value) > MAX_USER_TAGS:
         problems.append(
             f"{len(value)} tags given; at most {MAX_USER_TAGS} "
-            "(AWS allows 50 per resource and smprov adds 3)"
+            "(AWS allows 50 per resource and smprov adds 4)"
         )
     if problems:
         raise _Invalid(*problems)
@@ -812,8 +813,8 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "tags",
         "table of strings",
         MappingProxyType({}),
-        "Tags for every resource: at most 47; keys must not start with aws: or smprov: "
-        "nor be Name.",
+        f"Tags for every resource: at most {MAX_USER_TAGS}; keys must not start with aws: or "
+        "smprov: nor be Name.",
         _tags,
     ),
     ConfigKey(
