@@ -195,37 +195,35 @@ def nat_gateway_tag_filters() -> None:
     EC2Backend.describe_nat_gateways = describe_nat_gateways  # type: ignore[method-assign]
 
 
+def _filter_on_id(model: Any, filter_name: str) -> None:
+    """Teach moto's ``model`` AWS's ``filter_name`` filter on its id (which, unlike an id list,
+    never fails on an unknown id); moto raises FilterNotImplementedError, which its server
+    answers with a 500."""
+    value = model.get_filter_value
+
+    def get_filter_value(self: Any, name: str, method_name: str | None = None) -> Any:
+        if name == filter_name:
+            return self.id
+        return value(self, name, method_name)
+
+    model.get_filter_value = get_filter_value
+
+
 @_once
 def vpc_endpoint_id_filter() -> None:
-    """AWS's DescribeVpcEndpoints takes a ``vpc-endpoint-id`` filter (which, unlike an id list,
-    never fails on an unknown id); moto raises FilterNotImplementedError."""
+    """AWS's DescribeVpcEndpoints takes a ``vpc-endpoint-id`` filter."""
     from moto.ec2.models.vpcs import VPCEndPoint
 
-    value = VPCEndPoint.get_filter_value
-
-    def get_filter_value(self: Any, filter_name: str, method_name: str | None = None) -> Any:
-        if filter_name == "vpc-endpoint-id":
-            return self.id
-        return value(self, filter_name, method_name)
-
-    VPCEndPoint.get_filter_value = get_filter_value  # type: ignore[method-assign]
+    _filter_on_id(VPCEndPoint, "vpc-endpoint-id")
 
 
 @_once
 def network_acl_id_filter() -> None:
-    """AWS's DescribeNetworkAcls takes a ``network-acl-id`` filter (how a default ACL is found
-    by its recorded id once its VPC is not known: `down`, `import --from-terraform`); moto
-    raises FilterNotImplementedError, which its server answers with a 500."""
+    """AWS's DescribeNetworkAcls takes a ``network-acl-id`` filter: how a default ACL is found
+    by its recorded id once its VPC is not known (`down`, `import --from-terraform`)."""
     from moto.ec2.models.network_acls import NetworkAcl
 
-    value = NetworkAcl.get_filter_value
-
-    def get_filter_value(self: Any, filter_name: str, method_name: str | None = None) -> Any:
-        if filter_name == "network-acl-id":
-            return self.id
-        return value(self, filter_name, method_name)
-
-    NetworkAcl.get_filter_value = get_filter_value  # type: ignore[method-assign]
+    _filter_on_id(NetworkAcl, "network-acl-id")
 
 
 @_once

@@ -16,7 +16,7 @@ the problem (exit 2) before any AWS call.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -157,14 +157,25 @@ def _parse_state_file(doc: Mapping[str, Any], source: str, base: Path) -> TfStat
     raw_resources = doc.get("resources", [])
     if not isinstance(raw_resources, list):
         raise UsageError(f"{source}: `resources` is not a list: a damaged state file")
+    found = (
+        resource
+        for position, raw in enumerate(raw_resources)
+        for resource in _state_file_resource(raw, position, source)
+    )
+    return _tf_state(found, doc, source, f"state file (format version {STATE_VERSION})", base)
+
+
+def _tf_state(
+    found: Iterable[TfResource], doc: Mapping[str, Any], source: str, form: str, base: Path
+) -> TfState:
+    """The state ``doc`` read in ``form``: its managed resources apart from its data sources."""
     managed: list[TfResource] = []
     data: list[TfResource] = []
-    for position, raw in enumerate(raw_resources):
-        for resource in _state_file_resource(raw, position, source):
-            (data if resource.mode == "data" else managed).append(resource)
+    for resource in found:
+        (data if resource.mode == "data" else managed).append(resource)
     return TfState(
         source=source,
-        form=f"state file (format version {STATE_VERSION})",
+        form=form,
         terraform_version=str(doc.get("terraform_version") or "unknown"),
         resources=tuple(managed),
         data=tuple(data),
@@ -218,18 +229,8 @@ def _parse_show_json(doc: Mapping[str, Any], source: str, base: Path) -> TfState
         )
     values = doc.get("values") or {}
     root = values.get("root_module") or {} if isinstance(values, dict) else {}
-    managed: list[TfResource] = []
-    data: list[TfResource] = []
-    for resource in _show_module(root, "", source):
-        (data if resource.mode == "data" else managed).append(resource)
-    return TfState(
-        source=source,
-        form=f"terraform show -json (format {version})",
-        terraform_version=str(doc.get("terraform_version") or "unknown"),
-        resources=tuple(managed),
-        data=tuple(data),
-        base_dir=base,
-    )
+    form = f"terraform show -json (format {version})"
+    return _tf_state(_show_module(root, "", source), doc, source, form, base)
 
 
 def _show_module(module: Any, path: str, source: str) -> Iterator[TfResource]:
