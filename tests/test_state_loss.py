@@ -21,6 +21,7 @@ from provisioner.aws.clients import Clients
 from provisioner.aws.tags import tag_dict
 from provisioner.cli import app
 from provisioner.engine.contract import LINEAGE_TAG
+from provisioner.engine.model import Action
 from provisioner.engine.ownership import ForeignStackError
 from provisioner.store.document import StateDocument
 from provisioner.store.local import LocalBackend
@@ -302,3 +303,27 @@ def test_a_name_someone_else_holds_is_refused_on_every_run_never_captured(
     report, state = _run_up(harness, "down", delete_data=True, delete_logs=True)
     assert report.ok and state.resources == {} and state.intents == {}
     assert tags() == before  # still there, untouched
+
+
+def test_a_bucket_tagged_as_the_refusal_says_is_adopted_by_import(harness: Harness) -> None:
+    """The refusal's hint, followed: tag the bucket as the stack's, then `smprov import`."""
+    _key, _tags = _someone_elses(harness, "bucket")
+    report, _state = _run_up(harness)
+    [(_node, result)] = report.failed
+    hint = result.error.hint if result.error is not None else ""
+    assert "smprov:stack=dev" in hint and "smprov:key=bucket" in hint and "smprov import" in hint
+    harness.clients("s3").put_bucket_tagging(
+        Bucket="teams-own-bucket",
+        Tagging={
+            "TagSet": [
+                {"Key": "smprov:stack", "Value": "dev"},
+                {"Key": "smprov:key", "Value": "bucket"},
+            ]
+        },
+    )
+    with pytest.raises(ForeignStackError):  # never adopted silently, even when tagged
+        harness.plan()
+    harness.import_()
+    state = harness.state()
+    assert state is not None and state.resources[keys.BUCKET].id == "teams-own-bucket"
+    assert harness.plan().step_by_key[keys.BUCKET].action is Action.UPDATE  # its settings

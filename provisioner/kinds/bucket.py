@@ -227,8 +227,8 @@ class Bucket(Kind):
             f"the bucket {name} already exists in this account and is not part of stack "
             f"{ctx.stack} (no smprov:stack={ctx.stack} tag)",
             code="BucketAlreadyOwnedByYou",
-            hint="set another bucket_name, or tag that bucket smprov:stack and "
-            "smprov:key=bucket to adopt it",
+            hint=f"set another bucket_name, or tag that bucket smprov:stack={ctx.stack} and "
+            "smprov:key=bucket, then run `smprov import` to adopt it",
         )
 
     def update(
