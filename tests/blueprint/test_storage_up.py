@@ -244,3 +244,30 @@ def test_unversioned_up_refuses_to_overwrite_a_users_csv(harness: Harness) -> No
     _plan, report, _final = harness.down()  # unversioned: the user's object is kept too
     assert report.results[(keys.CSV_OBJECT, Phase.DESTROY)].message.startswith("kept")
     assert _csv_versions(harness, state) == [(b"edited,by\nthe,user\n", True)]
+
+
+def test_down_keeps_a_restored_user_version_and_a_users_folder_marker(harness: Harness) -> None:
+    """A version a user restored (copied back over smprov's restore) and a folder marker a user
+    overwrote with content are user data too: `down` keeps them, with the bucket."""
+    PolicyBesideMoto().install(harness.clients)
+    _plan, _report, state = harness.up()
+    bucket = state.resources[keys.BUCKET].id
+    key = state.resources[keys.CSV_OBJECT].attrs["key"]
+    s3 = harness.clients("s3")
+    _overwrite_csv(harness, state, b"edited,by\nthe,user\n")
+    users = s3.head_object(Bucket=bucket, Key=key)["VersionId"]
+    harness.up()  # restores smprov's CSV; the user's version is noncurrent
+    s3.copy_object(  # the user restores their version
+        Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key, "VersionId": users}
+    )
+    s3.put_object(Bucket=bucket, Key="processed-data/", Body=b"notes of the user\n")
+
+    _plan, report, _final = harness.down()
+    for step in (keys.CSV_OBJECT, "s3_object.folder.processed-data", keys.BUCKET):
+        assert report.results[(step, Phase.DESTROY)].message.startswith("kept"), step
+    assert _csv_versions(harness, state) == [
+        (b"edited,by\nthe,user\n", True),
+        (b"edited,by\nthe,user\n", False),
+    ]
+    marker = s3.get_object(Bucket=bucket, Key="processed-data/")["Body"].read()
+    assert marker == b"notes of the user\n"
