@@ -29,6 +29,9 @@ what is gone, adoption -- is checked by tests/kinds/test_contract.py; the rest w
    ``replace_on`` (those force a replacement, decided by the planner).
 6. Kinds never import each other, rich or typer; they know only ``Ctx``, boto3 and
    ``kind_helpers``.
+7. A kind declares the IAM actions its verbs call (``grants``): `smprov permissions` assembles
+   the deployer's policy from them (every action is used, every call allowed:
+   tests/test_permissions.py).
 """
 
 from __future__ import annotations
@@ -154,6 +157,28 @@ class Ctx:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """IAM actions (``service:Action``) a kind's verbs call, and the statement of the deployer's
+    policy (`smprov permissions`) that allows them.
+
+    ``statement`` is the Sid of a statement ``provisioner/permissions.py`` scopes -- which
+    resources, under which conditions: ``Ec2Read`` for describes, ``Ec2StackResources`` for
+    changes to resources tagged as the stack's, ``Roles`` for the stack's roles, and so on -- or,
+    with ``resource``, the kind's own statement on that ARN, where ``{partition}``,
+    ``{region}``, ``{account}`` and ``{environment}`` are filled in.
+    """
+
+    statement: str
+    actions: tuple[str, ...]
+    #: An EC2 create: the resource type it makes (``vpc``), allowed only tagged as the stack's.
+    creates: str | None = None
+    resource: str | None = None
+    #: For a kind behind a switch: the boolean setting that puts it in the stack. The policy
+    #: grants the actions only when it is on.
+    setting: str | None = None
+
+
+@dataclass(frozen=True)
 class ReadItem:
     """A key the engine wants read: its recorded id (if any) and its unresolved desired spec."""
 
@@ -198,6 +223,9 @@ class Kind:
     #: minutes). The executor starts the chains leading to long waits first.
     create_seconds: ClassVar[float] = 0.0
     delete_seconds: ClassVar[float] = 0.0
+    #: The IAM actions its verbs call, by the statement of the deployer's policy that allows
+    #: them (rule 7).
+    grants: ClassVar[tuple[Grant, ...]] = ()
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
         """Live resources for ``items`` (missing ones absent), plus any other resource of this

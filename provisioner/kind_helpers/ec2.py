@@ -14,6 +14,7 @@ from provisioner.engine.contract import (
     LINEAGE_TAG,
     STACK_TAG,
     Ctx,
+    Grant,
     Kind,
     ReadItem,
     Resolver,
@@ -23,6 +24,27 @@ from provisioner.errors import AwsError
 
 #: States in which a resource is as good as gone (it will never come back).
 TERMINAL_STATES = frozenset({"deleted", "deleting", "failed", "rejected", "expired"})
+
+
+def ec2_grants(
+    *,
+    reads: Sequence[str],
+    creates: Mapping[str, str] | None = None,
+    changes: Sequence[str] = (),
+) -> tuple[Grant, ...]:
+    """An EC2 kind's IAM actions (names without ``ec2:``): its describes, allowed in the region
+    (describes take no resource scope); its create (the call -> the resource type it makes),
+    allowed only when it tags the new resource as the stack's; its changes, allowed on
+    resources tagged as the stack's. A kind that creates a tagged resource also keeps its tags
+    (CreateTags, DeleteTags: ``sync_ec2_tags``)."""
+    grants = [Grant("Ec2Read", tuple(f"ec2:{a}" for a in reads))]
+    grants += [
+        Grant("Ec2CreateTagged", (f"ec2:{call}",), creates=made)
+        for call, made in (creates or {}).items()
+    ]
+    kept = ("CreateTags", "DeleteTags") if creates else ()
+    grants.append(Grant("Ec2StackResources", tuple(f"ec2:{a}" for a in (*changes, *kept))))
+    return tuple(grants)
 
 
 def describe_all(ctx: Ctx, method: str, result_key: str, **params: Any) -> list[dict[str, Any]]:

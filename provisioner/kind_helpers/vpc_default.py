@@ -13,10 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.contract import Ctx, Grant, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
 from provisioner.kind_helpers.ec2 import describe_all, sync_ec2_tags
+
+
+def default_grants(*, reads: Sequence[str], changes: Sequence[str]) -> tuple[Grant, ...]:
+    """A VPC default's IAM actions (names without ``ec2:``): its describes, and its changes with
+    the tagging that adopts it, allowed on the VPC's defaults once tagged with their key
+    (they never carry the stack's tag)."""
+    return (
+        Grant("Ec2Read", tuple(f"ec2:{a}" for a in reads)),
+        Grant("Ec2VpcDefaults", tuple(f"ec2:{a}" for a in (*changes, "CreateTags", "DeleteTags"))),
+    )
 
 
 class VpcDefault(Kind):

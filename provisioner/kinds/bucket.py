@@ -21,6 +21,7 @@ from provisioner.engine.contract import (
     KEY_TAG,
     STACK_TAG,
     Ctx,
+    Grant,
     Kind,
     ReadItem,
     Resolver,
@@ -74,6 +75,30 @@ class Bucket(Kind):
     name = "bucket"
     reads_independently = True  # by its name (configured or kept in the state)
     label = "S3 bucket"
+    grants = (
+        Grant(
+            "TrainingBucket",
+            (
+                "s3:ListBucket",  # HeadBucket
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketVersioning",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetBucketOwnershipControls",
+                "s3:GetBucketTagging",
+                "s3:CreateBucket",
+                "s3:PutBucketOwnershipControls",  # CreateBucket with an ownership setting
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutBucketVersioning",
+                "s3:PutBucketTagging",
+                "s3:ListBucketVersions",  # emptied with --delete-data
+                "s3:DeleteBucket",
+            ),
+        ),
+        Grant("TrainingObjects", ("s3:DeleteObject", "s3:DeleteObjectVersion")),
+        # After a lost state, the generated name is found again by listing.
+        Grant("FindTheBucket", ("s3:ListAllMyBuckets",)),
+    )
     name_field = "name"
     replace_on = frozenset({"name", "region"})
     retains_data = True

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provisioner.engine.contract import Ctx, PutKind, ReadItem, Resolver
+from provisioner.engine.contract import Ctx, Grant, PutKind, ReadItem, Resolver
 from provisioner.engine.model import UNKNOWN, FieldChange, Live
 from provisioner.errors import ConfigError
 from provisioner.kind_helpers.policy import parse_policy, policy_json, policy_size, same_policy
@@ -23,6 +23,12 @@ NO_POLICY = ("NoSuchBucketPolicy",)
 class BucketPolicy(PutKind):
     name = "bucket_policy"
     label = "bucket policy"
+    grants = (
+        Grant(
+            "TrainingBucket",
+            ("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
+        ),
+    )
     replace_on = frozenset({"bucket"})
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:

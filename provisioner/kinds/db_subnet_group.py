@@ -15,6 +15,7 @@ from provisioner.aws.tags import compare_tags, tag_dict, tag_list
 from provisioner.engine.contract import (
     STACK_TAG,
     Ctx,
+    Grant,
     Kind,
     ReadItem,
     Resolver,
@@ -33,6 +34,19 @@ class DbSubnetGroup(Kind):
     name = "db_subnet_group"
     reads_independently = True  # by its configured name
     label = "DB subnet group"
+    grants = (
+        Grant(
+            "DbSubnetGroup",
+            (
+                "rds:CreateDBSubnetGroup",
+                "rds:ModifyDBSubnetGroup",
+                "rds:AddTagsToResource",
+                "rds:RemoveTagsFromResource",
+                "rds:DeleteDBSubnetGroup",
+            ),
+        ),
+        Grant("FindDbSubnetGroups", ("rds:DescribeDBSubnetGroups", "rds:ListTagsForResource")),
+    )
     name_field = "name"
     replace_on = frozenset({"name"})
     unordered = frozenset({"subnet_ids"})

@@ -14,7 +14,7 @@ from provisioner.aws.tags import tag_dict
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
 from provisioner.kind_helpers.ec2 import ignore_missing
-from provisioner.kind_helpers.vpc_default import VpcDefault
+from provisioner.kind_helpers.vpc_default import VpcDefault, default_grants
 
 Entry = dict[str, Any]
 #: AWS's own catch-all deny entries (IPv4, IPv6): fixed, never part of a spec.
@@ -70,6 +70,10 @@ def _params(e: Mapping[str, Any]) -> dict[str, Any]:
 class DefaultNetworkAcl(VpcDefault):
     name = "default_network_acl"
     label = "default network ACL"
+    grants = default_grants(
+        reads=("DescribeNetworkAcls",),
+        changes=("CreateNetworkAclEntry", "ReplaceNetworkAclEntry", "DeleteNetworkAclEntry"),
+    )
     describe = "describe_network_acls"
     result_key = "NetworkAcls"
     id_field = "NetworkAclId"

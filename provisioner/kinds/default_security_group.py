@@ -14,12 +14,16 @@ from typing import Any
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
 from provisioner.kind_helpers.security_group_rules import apply_rules, group_live
-from provisioner.kind_helpers.vpc_default import VpcDefault
+from provisioner.kind_helpers.vpc_default import VpcDefault, default_grants
 
 
 class DefaultSecurityGroup(VpcDefault):
     name = "default_security_group"
     label = "default security group"
+    grants = default_grants(
+        reads=("DescribeSecurityGroups",),
+        changes=("RevokeSecurityGroupEgress", "RevokeSecurityGroupIngress"),
+    )
     describe = "describe_security_groups"
     result_key = "SecurityGroups"
     id_field = "GroupId"

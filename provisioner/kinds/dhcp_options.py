@@ -11,7 +11,7 @@ from typing import Any
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ec2_grants
 
 NOT_FOUND = ("InvalidDhcpOptionID.NotFound", "InvalidDhcpOptionsID.NotFound")
 
@@ -26,6 +26,11 @@ def _configurations(raw: Mapping[str, Any]) -> dict[str, list[str]]:
 class DhcpOptions(Ec2Kind):
     name = "dhcp_options"
     label = "DHCP options"
+    grants = ec2_grants(
+        reads=("DescribeDhcpOptions",),
+        creates={"CreateDhcpOptions": "dhcp-options"},
+        changes=("DeleteDhcpOptions",),
+    )
     describe = "describe_dhcp_options"
     result_key = "DhcpOptions"
     id_field = "DhcpOptionsId"

@@ -8,7 +8,7 @@ from typing import Any
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ec2_grants
 
 NOT_FOUND = ("InvalidAllocationID.NotFound",)
 
@@ -16,6 +16,11 @@ NOT_FOUND = ("InvalidAllocationID.NotFound",)
 class ElasticIp(Ec2Kind):
     name = "eip"
     label = "Elastic IP"
+    grants = ec2_grants(
+        reads=("DescribeAddresses",),
+        creates={"AllocateAddress": "elastic-ip"},
+        changes=("ReleaseAddress",),
+    )
     describe = "describe_addresses"
     result_key = "Addresses"
     id_field = "AllocationId"

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from provisioner.aws.tags import tag_dict, tag_specs
-from provisioner.engine.contract import Ctx
+from provisioner.engine.contract import Ctx, Grant
 from provisioner.engine.model import Live
 from provisioner.errors import AwsError
-from provisioner.kind_helpers.ec2 import Ec2Kind, ignore_missing
+from provisioner.kind_helpers.ec2 import Ec2Kind, ec2_grants, ignore_missing
 
 NOT_FOUND = ("InvalidFlowLogId.NotFound",)
 # What CreateFlowLogs answers while a new role is not yet assumable by the flow-logs service
@@ -32,6 +32,14 @@ FIELDS = {
 class FlowLog(Ec2Kind):
     name = "flow_log"
     label = "flow log"
+    grants = (
+        *ec2_grants(
+            reads=("DescribeFlowLogs",),
+            creates={"CreateFlowLogs": "vpc-flow-log"},
+            changes=("DeleteFlowLogs",),
+        ),
+        Grant("PassFlowLogRole", ("iam:PassRole",)),  # CreateFlowLogs hands the role over
+    )
     describe = "describe_flow_logs"
     result_key = "FlowLogs"
     id_field = "FlowLogId"

@@ -18,6 +18,7 @@ from provisioner.aws.tags import compare_tags, tag_dict, tag_list
 from provisioner.engine.contract import (
     STACK_TAG,
     Ctx,
+    Grant,
     Kind,
     ReadItem,
     Resolver,
@@ -87,6 +88,29 @@ class IamRole(Kind):
     name = "iam_role"
     reads_independently = True  # by its configured name
     label = "IAM role"
+    grants = (
+        Grant(
+            "Roles",
+            (
+                "iam:GetRole",
+                "iam:ListRolePolicies",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:CreateRole",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:ListInstanceProfilesForRole",
+                "iam:DeleteRole",
+            ),
+        ),
+        Grant("RolesOutOfInstanceProfiles", ("iam:RemoveRoleFromInstanceProfile",)),
+        Grant("AttachManagedPolicies", ("iam:AttachRolePolicy",)),
+    )
     name_field = "name"
     replace_on = frozenset({"name", "path"})
     unordered = frozenset({"managed_policy_arns"})

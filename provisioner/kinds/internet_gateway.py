@@ -9,7 +9,12 @@ from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
+from provisioner.kind_helpers.ec2 import (
+    Ec2Kind,
+    delete_with_dependency_retry,
+    ec2_grants,
+    ignore_missing,
+)
 
 NOT_FOUND = ("InvalidInternetGatewayID.NotFound",)
 
@@ -17,6 +22,11 @@ NOT_FOUND = ("InvalidInternetGatewayID.NotFound",)
 class InternetGateway(Ec2Kind):
     name = "internet_gateway"
     label = "internet gateway"
+    grants = ec2_grants(
+        reads=("DescribeInternetGateways",),
+        creates={"CreateInternetGateway": "internet-gateway"},
+        changes=("AttachInternetGateway", "DetachInternetGateway", "DeleteInternetGateway"),
+    )
     describe = "describe_internet_gateways"
     result_key = "InternetGateways"
     id_field = "InternetGatewayId"

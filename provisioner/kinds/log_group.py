@@ -12,7 +12,7 @@ from typing import Any
 
 from provisioner.aws.errors import has_code
 from provisioner.aws.tags import compare_tags
-from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.contract import Ctx, Grant, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
 from provisioner.kind_helpers.ec2 import ignore_missing
 
@@ -24,6 +24,20 @@ KEPT = "it holds flow-log data (smprov down --delete-logs deletes it)"
 class LogGroup(Kind):
     name = "log_group"
     label = "log group"
+    grants = (
+        Grant(
+            "FlowLogGroup",
+            (
+                "logs:CreateLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:ListTagsForResource",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:DeleteLogGroup",
+            ),
+        ),
+        Grant("FindLogGroups", ("logs:DescribeLogGroups",)),
+    )
     name_field = "name"
     replace_on = frozenset({"name"})
     retains_data = True

@@ -16,7 +16,7 @@ from provisioner.aws.tags import tag_dict
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
 from provisioner.kind_helpers.ec2 import ignore_missing
-from provisioner.kind_helpers.vpc_default import VpcDefault
+from provisioner.kind_helpers.vpc_default import VpcDefault, default_grants
 
 DESTINATIONS = ("DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId")
 TARGETS = (
@@ -49,6 +49,7 @@ def _route_of(raw: Mapping[str, Any]) -> dict[str, str] | None:
 class MainRouteTable(VpcDefault):
     name = "main_route_table"
     label = "main route table"
+    grants = default_grants(reads=("DescribeRouteTables",), changes=("DeleteRoute",))
     describe = "describe_route_tables"
     result_key = "RouteTables"
     id_field = "RouteTableId"

@@ -9,7 +9,7 @@ from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.aws.waiters import AVAILABLE, DELETED, wait_for
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, ignore_missing
+from provisioner.kind_helpers.ec2 import Ec2Kind, ec2_grants, ignore_missing
 
 NOT_FOUND = ("NatGatewayNotFound", "InvalidNatGatewayID.NotFound")
 
@@ -17,6 +17,11 @@ NOT_FOUND = ("NatGatewayNotFound", "InvalidNatGatewayID.NotFound")
 class NatGateway(Ec2Kind):
     name = "nat_gateway"
     label = "NAT gateway"
+    grants = ec2_grants(
+        reads=("DescribeNatGateways",),
+        creates={"CreateNatGateway": "natgateway"},
+        changes=("DeleteNatGateway",),
+    )
     describe = "describe_nat_gateways"
     result_key = "NatGateways"
     id_field = "NatGatewayId"

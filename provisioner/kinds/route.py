@@ -13,7 +13,7 @@ from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_dict
 from provisioner.engine.contract import KEY_TAG, Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live, Ref
-from provisioner.kind_helpers.ec2 import describe_all, ignore_missing, stack_filter
+from provisioner.kind_helpers.ec2 import describe_all, ec2_grants, ignore_missing, stack_filter
 
 TARGETS = ("gateway_id", "nat_gateway_id")
 CONSISTENCY = (
@@ -45,6 +45,9 @@ class Route(Kind):
     # Found through the route tables by their smprov:key tags: no parent id needed.
     reads_independently = True
     label = "route"
+    grants = ec2_grants(
+        reads=("DescribeRouteTables",), changes=("CreateRoute", "ReplaceRoute", "DeleteRoute")
+    )
     replace_on = frozenset({"route_table_id", "destination_cidr_block"})
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:

@@ -10,7 +10,12 @@ from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ignore_missing
+from provisioner.kind_helpers.ec2 import (
+    Ec2Kind,
+    delete_with_dependency_retry,
+    ec2_grants,
+    ignore_missing,
+)
 
 NOT_FOUND = ("InvalidRouteTableID.NotFound",)
 
@@ -18,6 +23,11 @@ NOT_FOUND = ("InvalidRouteTableID.NotFound",)
 class RouteTable(Ec2Kind):
     name = "route_table"
     label = "route table"
+    grants = ec2_grants(
+        reads=("DescribeRouteTables",),
+        creates={"CreateRouteTable": "route-table"},
+        changes=("DisassociateRouteTable", "DeleteRouteTable"),
+    )
     describe = "describe_route_tables"
     result_key = "RouteTables"
     id_field = "RouteTableId"

@@ -12,7 +12,7 @@ from typing import Any
 from provisioner.aws.errors import has_code
 from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kind_helpers.ec2 import describe_all, ignore_missing, stack_filter
+from provisioner.kind_helpers.ec2 import describe_all, ec2_grants, ignore_missing, stack_filter
 
 NOT_FOUND = ("InvalidAssociationID.NotFound",)
 CONSISTENCY = ("InvalidRouteTableID.NotFound", "InvalidSubnetID.NotFound")
@@ -21,6 +21,10 @@ CONSISTENCY = ("InvalidRouteTableID.NotFound", "InvalidSubnetID.NotFound")
 class RouteTableAssociation(Kind):
     name = "route_table_association"
     label = "route table association"
+    grants = ec2_grants(
+        reads=("DescribeRouteTables",),
+        changes=("AssociateRouteTable", "ReplaceRouteTableAssociation", "DisassociateRouteTable"),
+    )
     replace_on = frozenset({"subnet_id"})
 
     def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:

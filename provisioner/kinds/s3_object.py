@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.contract import Ctx, Grant, Kind, ReadItem, Resolver
 from provisioner.engine.model import UNKNOWN, FieldChange, Live
 from provisioner.errors import ConfigError
 from provisioner.kind_helpers.s3 import NO_BUCKET, delete_versions, is_missing, s3_call
@@ -60,6 +60,13 @@ def _split_id(object_id: str) -> tuple[str, str]:
 class S3Object(Kind):
     name = "s3_object"
     label = "S3 object"
+    grants = (
+        Grant("TrainingBucket", ("s3:ListBucketVersions",)),
+        Grant(
+            "TrainingObjects",
+            ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
+        ),
+    )
     replace_on = frozenset({"bucket", "key"})
     #: Where the content comes from and how it is described: the sha256 decides, not these.
     #: ``versioned`` (the bucket's versioning) says what an overwrite would do.

@@ -13,7 +13,7 @@ from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ec2_grants
 from provisioner.kind_helpers.security_group_rules import apply_rules, group_live, rule
 
 NOT_FOUND = ("InvalidGroup.NotFound", "InvalidGroupId.NotFound")
@@ -24,6 +24,19 @@ AWS_DEFAULT_EGRESS = [rule("-1", "0.0.0.0/0", "")]
 class SecurityGroup(Ec2Kind):
     name = "security_group"
     label = "security group"
+    grants = ec2_grants(
+        reads=("DescribeSecurityGroups", "DescribeNetworkInterfaces"),
+        creates={"CreateSecurityGroup": "security-group"},
+        changes=(
+            "AuthorizeSecurityGroupEgress",
+            "AuthorizeSecurityGroupIngress",
+            "UpdateSecurityGroupRuleDescriptionsEgress",
+            "UpdateSecurityGroupRuleDescriptionsIngress",
+            "RevokeSecurityGroupEgress",
+            "RevokeSecurityGroupIngress",
+            "DeleteSecurityGroup",
+        ),
+    )
     describe = "describe_security_groups"
     result_key = "SecurityGroups"
     id_field = "GroupId"

@@ -9,7 +9,7 @@ from provisioner.aws.errors import has_code
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ec2_grants
 
 NOT_FOUND = ("InvalidSubnetID.NotFound",)
 
@@ -17,6 +17,11 @@ NOT_FOUND = ("InvalidSubnetID.NotFound",)
 class Subnet(Ec2Kind):
     name = "subnet"
     label = "subnet"
+    grants = ec2_grants(
+        reads=("DescribeSubnets", "DescribeNetworkInterfaces"),
+        creates={"CreateSubnet": "subnet"},
+        changes=("ModifySubnetAttribute", "DeleteSubnet"),
+    )
     describe = "describe_subnets"
     result_key = "Subnets"
     id_field = "SubnetId"

@@ -8,7 +8,7 @@ from typing import Any
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.engine.contract import Ctx, ReadItem, Resolver
 from provisioner.engine.model import FieldChange, Live
-from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry
+from provisioner.kind_helpers.ec2 import Ec2Kind, delete_with_dependency_retry, ec2_grants
 
 NOT_FOUND = ("InvalidVpcID.NotFound",)
 # AWS's defaults for a new non-default VPC (ModifyVpcAttribute docs): support on, hostnames off.
@@ -22,6 +22,11 @@ ATTRIBUTE_NAMES = {
 class Vpc(Ec2Kind):
     name = "vpc"
     label = "VPC"
+    grants = ec2_grants(
+        reads=("DescribeVpcs", "DescribeVpcAttribute", "DescribeNetworkInterfaces"),
+        creates={"CreateVpc": "vpc"},
+        changes=("AssociateDhcpOptions", "ModifyVpcAttribute", "DeleteVpc"),
+    )
     describe = "describe_vpcs"
     result_key = "Vpcs"
     id_field = "VpcId"

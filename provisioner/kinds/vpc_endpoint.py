@@ -13,10 +13,16 @@ from typing import Any
 
 from provisioner.aws.tags import tag_dict, tag_specs
 from provisioner.aws.waiters import AVAILABLE, DELETED, wait_for
-from provisioner.engine.contract import Ctx, ReadItem
+from provisioner.engine.contract import Ctx, Grant, ReadItem
 from provisioner.engine.model import FieldChange, Live
 from provisioner.errors import AwsError
-from provisioner.kind_helpers.ec2 import Ec2Kind, describe_all, ignore_missing, stack_filter
+from provisioner.kind_helpers.ec2 import (
+    Ec2Kind,
+    describe_all,
+    ec2_grants,
+    ignore_missing,
+    stack_filter,
+)
 
 NOT_FOUND = ("InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.NotFound")
 CONSISTENCY = (
@@ -36,6 +42,15 @@ LISTS = {
 class VpcEndpoint(Ec2Kind):
     name = "vpc_endpoint"
     label = "VPC endpoint"
+    grants = (
+        *ec2_grants(
+            reads=("DescribeVpcEndpoints",),
+            creates={"CreateVpcEndpoint": "vpc-endpoint"},
+            changes=("ModifyVpcEndpoint", "DeleteVpcEndpoints"),
+        ),
+        # Private DNS on an interface endpoint associates the VPC with AWS's hosted zone.
+        Grant("EndpointPrivateDns", ("route53:AssociateVPCWithHostedZone",)),
+    )
     describe = "describe_vpc_endpoints"
     result_key = "VpcEndpoints"
     id_field = "VpcEndpointId"
