@@ -74,20 +74,25 @@ _PUBLIC_ACCESS_KEYS: Final = tuple(f.name for f in dataclasses.fields(PublicAcce
 
 @dataclass(frozen=True)
 class ConfigKey:
-    """One configuration key: its documentation (the README's configuration reference is checked
-    against these), its default and its parser.
+    """One configuration key: its documentation (the README's configuration reference is
+    generated from these: ``python -m provisioner.config_reference``), its default and its
+    parser.
 
     ``default`` is the value used when the key is absent; ``None`` means "not set" (or, for
-    ``region`` and ``csv_source``, "resolved at load time" as the description says).
+    ``region`` and ``csv_source``, "resolved at load time" as ``shown_default`` says).
     """
 
     name: str
     type: str
     default: object
+    #: The reference's text (Markdown).
     description: str
     #: Turns the TOML value (or ``default``) into the stored value, raising ``_Invalid`` with
     #: every problem; relative paths are taken from the directory passed in.
     parse: Callable[[object, Path], object]
+    #: The default as the reference shows it, when the value cannot say it (computed, resolved
+    #: at load time, a default per entry of a table); else the value is shown.
+    shown_default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -748,17 +753,20 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "environment",
         "string",
         "dev",
-        "Stack name: 1-20 lower-case letters, digits and inner hyphens (used in bucket names).",
+        "Stack name: 1-20 lower-case letters, digits and inner hyphens (used in resource and "
+        "bucket names).",
         _environment,
     ),
     ConfigKey(
         "region",
         "string",
         None,
-        "AWS region. Absent: AWS_REGION, then the AWS configuration chain "
-        "(AWS_DEFAULT_REGION, profile), then us-east-1. Checked against the regions the installed "
-        "botocore knows (SMPROV_SKIP_REGION_VALIDATION=1 accepts a newer one).",
+        "AWS region: `AWS_REGION`, then the AWS configuration chain (`AWS_DEFAULT_REGION`, "
+        "profile), then `us-east-1`. Checked offline against the regions the installed "
+        "botocore knows (with a did-you-mean); for a newer region set "
+        "`SMPROV_SKIP_REGION_VALIDATION=1`.",
         _region,
+        shown_default="AWS chain, else `us-east-1`",
     ),
     ConfigKey(
         "vpc_cidr",
@@ -771,14 +779,14 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "availability_zones",
         "integer or array of strings",
         2,
-        "How many zones (1-6; the first N of the region by name) or which zones by name.",
+        "How many zones (1-6; the region's first N by name) or which zones by name.",
         _availability_zones,
     ),
     ConfigKey(
         "vpc_redundancy",
         "boolean",
         False,
-        "One NAT gateway per zone instead of a single one.",
+        "One NAT gateway per zone instead of a single shared one.",
         _flag,
     ),
     ConfigKey(
@@ -792,36 +800,41 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "public_subnets",
         "array of strings",
         None,
-        "Explicit public subnet CIDRs, one per zone in zone order. Absent: computed.",
+        "Explicit public subnet CIDRs, one per zone in zone order.",
         _optional_subnets,
+        shown_default="computed",
     ),
     ConfigKey(
         "private_subnets",
         "array of strings",
         None,
-        "Explicit private subnet CIDRs, one per zone in zone order. Absent: computed.",
+        "Explicit private subnet CIDRs, one per zone in zone order.",
         _optional_subnets,
+        shown_default="computed",
     ),
     ConfigKey(
         "database_subnets",
         "array of strings",
         None,
-        "Explicit database subnet CIDRs, one per zone in zone order. Absent: computed.",
+        "Explicit database subnet CIDRs, one per zone in zone order.",
         _optional_subnets,
+        shown_default="computed",
     ),
     ConfigKey(
         "tags",
         "table of strings",
         MappingProxyType({}),
-        f"Tags for every resource: at most {MAX_USER_TAGS}; keys must not start with aws: or "
-        "smprov: nor be Name.",
+        "Tags for every resource: at most 46; keys must not start with `aws:` or `smprov:` "
+        "nor be `Name`.",
         _tags,
     ),
     ConfigKey(
         "parallelism",
         "integer",
         10,
-        "AWS operations run at once (1-64).",
+        "Plan steps run at once (1-64), like Terraform's `-parallelism`. Reads are not "
+        "limited by it (a refresh sends every kind's read at once, a resource's reads "
+        "together) except at `1`, where every call is sent one at a time, in order.",
         _parallelism,
     ),
     ConfigKey(
@@ -842,73 +855,82 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "flow_log_role_name",
         "string",
         None,
-        "Name of the IAM role flow logs deliver through. Absent: <environment>-vpc-flow-logs.",
+        "Name of the IAM role the flow logs deliver through (an imported Terraform stack "
+        "keeps the module's `vpc-flow-log-role-<timestamp>`: AWS cannot rename a role).",
         _role_name,
+        shown_default="`<environment>-vpc-flow-logs`",
     ),
     ConfigKey(
         "interface_endpoints",
         "array of strings",
         ("sagemaker.api", "sagemaker.runtime"),
-        "Interface VPC endpoints by short service name (after com.amazonaws.<region>.).",
+        "Interface VPC endpoints by short service name (after `com.amazonaws.<region>.`).",
         _endpoints,
     ),
     ConfigKey(
         "bucket_name",
         "string",
         None,
-        "S3 bucket name. Absent: <environment>-sagemaker-<random 8 characters>, kept in the state.",
+        "S3 bucket name; the random suffix is generated once and kept in the state.",
         _bucket_name,
+        shown_default="`<environment>-sagemaker-<random 8>`",
     ),
     ConfigKey(
         "kms_key_id",
         "string",
         None,
-        "KMS key (id, ARN, alias/NAME or alias ARN) for bucket encryption, resolved to the key's "
-        "ARN before any change. Absent: SSE-S3.",
+        "KMS key (id, ARN, `alias/NAME` or alias ARN) for SSE-KMS with bucket keys. Resolved "
+        "to the key's ARN (`kms:DescribeKey`) before any change, for the bucket and the role "
+        "alike; an unknown, disabled, pending-deletion or asymmetric key is a configuration "
+        "error (exit 2).",
         _kms_key,
+        shown_default="none (SSE-S3)",
     ),
     ConfigKey(
         "bucket_versioning",
         "boolean",
         True,
-        "Enable S3 versioning on the bucket.",
+        "S3 versioning on the bucket.",
         _flag,
     ),
     ConfigKey(
         "public_access_block",
         "table of booleans",
         MappingProxyType(dataclasses.asdict(PublicAccessBlock())),
-        "The bucket's S3 Block Public Access settings; each defaults to true.",
+        "`block_public_acls`, `ignore_public_acls`, `block_public_policy`, "
+        "`restrict_public_buckets`.",
         _public_access_block,
+        shown_default="all `true`",
     ),
     ConfigKey(
         "folders",
         "array of strings",
         ("raw-data/", "processed-data/", "model-artifacts/"),
-        "Prefixes created in the bucket (a trailing / is added).",
+        "Prefixes created in the bucket (a trailing `/` is added).",
         _folders,
     ),
     ConfigKey(
         "csv_source",
         "string",
         None,
-        "CSV file uploaded to the bucket, relative to the config file. Absent: the packaged "
-        "sample data set.",
+        "CSV uploaded into the first folder, relative to the config file.",
         _csv_source,
+        shown_default="packaged sample data set",
     ),
     ConfigKey(
         "upload_csv",
         "boolean",
         True,
-        "Upload csv_source into the first folder; false: no CSV (the folders only).",
+        "Upload `csv_source` into the first folder; `false`: no CSV, the folders only.",
         _flag,
     ),
     ConfigKey(
         "sagemaker_role_name",
         "string",
         None,
-        "Name of the SageMaker execution role. Absent: <environment>_sagemaker_execution_role.",
+        "Name of the SageMaker execution role (an imported Terraform stack keeps its role's name).",
         _role_name,
+        shown_default="`<environment>_sagemaker_execution_role`",
     ),
     ConfigKey(
         "managed_policy_arns",
@@ -921,8 +943,9 @@ CONFIG_KEYS: Final[tuple[ConfigKey, ...]] = (
         "state_backend",
         "string",
         None,
-        "Where the state lives: a local path (relative to the config file) or s3://bucket/key.",
+        "Where the state lives: a local path (relative to the config file) or `s3://bucket/key`.",
         _state_backend,
+        shown_default="`state/<environment>.json`",
     ),
 )
 

@@ -11,11 +11,17 @@ separate call (``bench.report.verdict``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
+
+import pytest
 
 from bench.report import verdict
 from bench.trace import Tracer, traced
 from provisioner import operations
+from provisioner.engine.contract import Ctx, Kind, ReadItem, Resolver
+from provisioner.engine.model import Live
+from provisioner.kinds import REGISTRY
 from tests.harness import Harness
 
 START_UP = {
@@ -112,6 +118,27 @@ def test_reads_grow_with_kinds_not_resources(harness: Harness) -> None:
     harness.write_config("availability_zones = 6\nvpc_redundancy = true\n")
     _plan, _report, state = harness.up()
     assert sum(1 for key in state.resources if key.startswith("subnet.")) == 18
+    harness.log.clear()
+    assert harness.plan().is_empty
+    assert Counter(harness.log.calls) == NO_CHANGE
+
+
+class _Unused(Kind):
+    """A kind no part of the stack yields (a new kind behind a switch that is off)."""
+
+    name = "unused"
+
+    def read(self, ctx: Ctx, items: Sequence[ReadItem], resolve: Resolver) -> dict[str, Live]:
+        raise AssertionError("a kind the stack does not use was read")
+
+
+def test_a_kind_the_stack_does_not_use_costs_no_call(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the kinds the blueprint yields or the state records are read: a new kind behind a
+    switch that is off by default changes no budget."""
+    monkeypatch.setitem(REGISTRY, _Unused.name, _Unused())
+    harness.up()
     harness.log.clear()
     assert harness.plan().is_empty
     assert Counter(harness.log.calls) == NO_CHANGE

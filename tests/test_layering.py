@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors",),
     ("network", "keys"),
     ("config",),
+    ("config_reference",),
     ("aws",),
     ("store",),
     ("engine",),

@@ -18,6 +18,12 @@ def test_every_config_key_is_documented_and_nothing_else() -> None:
     assert documented == [k.name for k in CONFIG_KEYS]
 
 
+def test_the_configuration_reference_is_the_one_config_keys_give() -> None:
+    from provisioner.config_reference import COMMAND, rewrite
+
+    assert rewrite(README) == README, f"README's configuration table is stale: run `{COMMAND}`"
+
+
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     """README, .ci/run and the workflow's test job run one and the same command."""
     import yaml
