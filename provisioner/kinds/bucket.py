@@ -87,6 +87,7 @@ class Bucket(Kind):
                 "s3:GetBucketTagging",
                 "s3:CreateBucket",
                 "s3:PutBucketOwnershipControls",  # CreateBucket with an ownership setting
+                "s3:TagResource",  # CreateBucket with tags (S3 API reference)
                 "s3:PutBucketPublicAccessBlock",
                 "s3:PutEncryptionConfiguration",
                 "s3:PutBucketVersioning",

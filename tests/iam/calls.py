@@ -280,6 +280,13 @@ class Translator:
             # CreateBucket with ObjectOwnership needs s3:PutBucketOwnershipControls too (S3 API
             # reference, CreateBucket: Permissions).
             yield self._request("s3:PutBucketOwnershipControls", [("bucket", arn)])
+        tags = (call.params.get("CreateBucketConfiguration") or {}).get("Tags")
+        if call.operation == "CreateBucket" and tags:
+            # Tags sent with CreateBucket need s3:TagResource (S3 API reference,
+            # CreateBucketConfiguration: Tags).
+            context: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in tags}
+            context["aws:TagKeys"] = [t["Key"] for t in tags]
+            yield self._request("s3:TagResource", [("bucket", arn)], context)
 
     def _s3_arn(self, bucket: str, key: str | None = None) -> str:
         arn = f"arn:{self.partition}:s3:::{bucket}"
