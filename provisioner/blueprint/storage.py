@@ -122,7 +122,7 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
                 "bucket": Ref(keys.BUCKET, "name"),
                 "key": folder,
                 "sha256": EMPTY_SHA256,
-                "versioned": Ref(keys.BUCKET, "versioning"),
+                "versioned": cfg.bucket_versioning,
             },
         )
     if cfg.upload_csv:
@@ -137,7 +137,10 @@ def storage(inputs: BlueprintInputs) -> Iterator[Desired]:
                 "sha256": sha,
                 "md5": md5,
                 "content_type": "text/csv",
-                "versioned": Ref(keys.BUCKET, "versioning"),
+                # The configured versioning, not the live one: the bucket's step sets it before
+                # any upload (the object refers to the bucket), so turning it on is what keeps
+                # a user's object as a noncurrent version.
+                "versioned": cfg.bucket_versioning,
             },
         )
     yield sagemaker_role(inputs, name)

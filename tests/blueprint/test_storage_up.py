@@ -271,3 +271,21 @@ def test_down_keeps_a_restored_user_version_and_a_users_folder_marker(harness: H
     ]
     marker = s3.get_object(Bucket=bucket, Key="processed-data/")["Body"].read()
     assert marker == b"notes of the user\n"
+
+
+def test_turning_versioning_on_as_the_refusal_says_keeps_the_users_csv(harness: Harness) -> None:
+    """The refusal's hint, followed: with bucket_versioning back on, `up` turns versioning on
+    before it restores smprov's CSV, so the user's object stays as a noncurrent version."""
+    PolicyBesideMoto().install(harness.clients)
+    harness.write_config("bucket_versioning = false\n")
+    _plan, _report, state = harness.up()
+    _overwrite_csv(harness, state, b"edited,by\nthe,user\n")
+    harness.write_config("bucket_versioning = true\n")
+
+    plan = harness.plan()
+    step = plan.step_by_key[keys.CSV_OBJECT]
+    assert not step.loses_data and "stays as a noncurrent version" in step.reason
+    harness.up()
+    [(smprovs, latest), (users, noncurrent)] = _csv_versions(harness, state)
+    assert latest and not noncurrent
+    assert users == b"edited,by\nthe,user\n" and smprovs != users
