@@ -298,6 +298,7 @@ def test_a_name_someone_else_holds_is_refused_on_every_run_never_captured(
         report, state = _run_up(harness)
         [(node, result)] = report.failed
         assert node[0] == key and "already exists" in result.message
+        assert result.error is not None and "rename that" not in (result.error.hint or "")
         assert key not in state.intents and key not in state.resources
         assert tags() == before
     report, state = _run_up(harness, "down", delete_data=True, delete_logs=True)

@@ -140,7 +140,8 @@ class DbSubnetGroup(Kind):
             f"a DB subnet group named {spec['name']} already exists and is not part of stack "
             f"{ctx.stack} (it has no smprov:stack={ctx.stack} tag of this state)",
             code="DBSubnetGroupAlreadyExists",
-            hint="delete or rename that group, or choose another environment name",
+            hint="RDS cannot rename a DB subnet group: delete that one, or choose another "
+            "environment",
         ) from exc
 
     def update(

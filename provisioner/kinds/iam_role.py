@@ -246,7 +246,8 @@ class IamRole(Kind):
                     f"an IAM role named {spec['name']} already exists and is not part of stack "
                     f"{ctx.stack} (it has no smprov:stack={ctx.stack} tag)",
                     code="EntityAlreadyExists",
-                    hint="delete or rename that role, or choose another environment name",
+                    hint="IAM cannot rename a role: delete that one, set sagemaker_role_name or "
+                    "flow_log_role_name to a free name, or choose another environment",
                 ) from exc
             raise
         live = Live(
