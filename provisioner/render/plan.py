@@ -62,6 +62,8 @@ def fmt(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
+    if value == "":
+        return '""'
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{k} = {fmt(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple | set | frozenset):
@@ -99,7 +101,8 @@ def step_lines(
     if step.action is Action.CREATE and step.desired is not None:
         body = _attributes(step.desired.spec, hidden, width - BODY_INDENT)
     else:
-        body = [line for change in step.changes for line in _change_lines(change, hidden)]
+        room = width - BODY_INDENT
+        body = [line for change in step.changes for line in _change_lines(change, hidden, room)]
     for text in body:
         text = " " * BODY_INDENT + hide_fresh(text, fresh)
         for line in wrap(text, width, _hang(text)):
@@ -159,13 +162,19 @@ def _entry(lead: str, value: Any, room: int) -> list[str]:
     return [lead + "[", *("    " + line for line in body), "]"]
 
 
-def _change_lines(change: FieldChange, hidden: frozenset[str]) -> list[str]:
+def _indented(lead: str, value: Any, room: int) -> list[str]:
+    """``_entry`` for a ``lead`` that starts with spaces: a block's lines keep its indent."""
+    indent = " " * (len(lead) - len(lead.lstrip(" ")))
+    return [indent + line for line in _entry(lead.lstrip(" "), value, room - len(indent))]
+
+
+def _change_lines(change: FieldChange, hidden: frozenset[str], room: int) -> list[str]:
     """One changed field: a table key by key, a policy statement by statement, else
-    ``~ name: old → new``."""
+    ``~ name: old → new`` (``room``: the line's width)."""
     forced = "  (forces replacement)" if change.forces_replace else ""
     old, new = _as_policy(change.old), _as_policy(change.new)
     if old is not None or new is not None:
-        return [f"~ {change.path}: policy{forced}", *_policy_lines(old, new)]
+        return [f"~ {change.path}: policy{forced}", *_policy_lines(old, new, room)]
     if isinstance(change.old, Mapping) and isinstance(change.new, Mapping):
         lines: list[str] = []
         for key in sorted(set(change.old) | set(change.new), key=str):
@@ -175,7 +184,9 @@ def _change_lines(change: FieldChange, hidden: frozenset[str]) -> list[str]:
             if a == b:
                 continue
             sub = FieldChange(f"{change.path}.{key}", a, b, change.forces_replace)
-            lines.extend(_change_lines(sub, hidden) if _ABSENT not in (a, b) else [_one(sub)])
+            lines.extend(
+                _change_lines(sub, hidden, room) if _ABSENT not in (a, b) else _added(sub, room)
+            )
         return lines
     if change.path in hidden:
         return [f"~ {change.path}: changed{forced}"]
@@ -185,10 +196,21 @@ def _change_lines(change: FieldChange, hidden: frozenset[str]) -> list[str]:
         added = [v for v in change.new if v not in change.old]
         return [
             f"~ {change.path}:{forced}",
-            *(f"    - {fmt(v)}" for v in removed),
-            *(f"    + {fmt(v)}" for v in added),
+            *(line for v in removed for line in _indented("    - ", v, room)),
+            *(line for v in added for line in _indented("    + ", v, room)),
         ]
     return [_one(change) + forced]
+
+
+def _added(change: FieldChange, room: int) -> list[str]:
+    """A key added to a table or taken from it: a policy statement by statement, a value too
+    long for its line as a block."""
+    sign, value = ("+", change.new) if change.old is _ABSENT else ("-", change.old)
+    policy = _as_policy(value)
+    if policy is None:
+        return _entry(f"{sign} {change.path} = ", value, room)
+    before, after = (None, policy) if sign == "+" else (policy, None)
+    return [f"{sign} {change.path}: policy", *_policy_lines(before, after, room)]
 
 
 class _Absent:
@@ -241,7 +263,9 @@ def _statements(policy: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]
     return out
 
 
-def _policy_lines(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[str]:
+def _policy_lines(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, room: int
+) -> list[str]:
     """Only the statements that differ, and in a changed statement only its changed fields."""
     before, after = _statements(old), _statements(new)
     lines: list[str] = []
@@ -253,20 +277,44 @@ def _policy_lines(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) 
             sign, statement = ("+", b) if a is None else ("-", a)
             lines.append(f"  {sign} statement {sid}")
             width = max(len(k) for k in statement)
-            lines.extend(
-                f"      {k.ljust(width)} = {fmt(v)}" for k, v in statement.items() if k != "Sid"
-            )
+            for k, v in statement.items():
+                if k != "Sid":
+                    lines.extend(_indented(f"      {k.ljust(width)} = ", v, room))
             continue
         lines.append(f"  ~ statement {sid}")
         for name in sorted(set(a) | set(b)):
             if a.get(name) != b.get(name):
-                lines.append(
-                    f"      ~ {name}: {fmt(a.get(name, '(none)'))} → {fmt(b.get(name, '(none)'))}"
-                )
+                lines.extend(_statement_field(name, a, b, room))
     for name in sorted(set(old or {}) | set(new or {}), key=str):
-        if name != "Statement" and (old or {}).get(name) != (new or {}).get(name):
-            lines.append(f"  ~ {name}: {fmt((old or {}).get(name))} → {fmt((new or {}).get(name))}")
+        a, b = (old or {}).get(name), (new or {}).get(name)
+        if name == "Statement" or a == b:
+            continue
+        if old is None or new is None:  # a whole document added or taken: its own fields
+            lines.insert(0, f"  {name} = {fmt(a if new is None else b)}")
+        else:
+            lines.append(f"  ~ {name}: {fmt(a)} → {fmt(b)}")
     return lines
+
+
+def _statement_field(
+    name: str, old: Mapping[str, Any], new: Mapping[str, Any], room: int
+) -> list[str]:
+    """A field of a changed statement: ``~ name: old → new`` (wrapped under the new value), or
+    for a table (a Condition, a Principal) too long for its line, the one that goes and the one
+    that comes, each as a block."""
+    line = f"      ~ {name}: {fmt(old.get(name, '(none)'))} → {fmt(new.get(name, '(none)'))}"
+    tables = any(isinstance(side.get(name), Mapping) for side in (old, new))
+    if len(line) <= room or not tables:
+        return [line]
+    if name not in old:
+        return _indented(f"      + {name} = ", new[name], room)
+    if name not in new:
+        return _indented(f"      - {name} = ", old[name], room)
+    return [
+        f"      ~ {name}:",
+        *_indented("          - ", old[name], room),
+        *_indented("          + ", new[name], room),
+    ]
 
 
 def _hang(text: str) -> int:

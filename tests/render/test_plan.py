@@ -117,7 +117,86 @@ def test_order_puts_own_causes_before_their_consequences() -> None:
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(True, "true"), (None, "null"), ([1, "a"], "[1, a]"), ({"k": False}, "{k = false}")],
+    [
+        (True, "true"),
+        (None, "null"),
+        ("", '""'),
+        ([1, "a"], "[1, a]"),
+        ({"k": False}, "{k = false}"),
+    ],
 )
 def test_values_read_as_terraform_prints_them(value: object, shown: str) -> None:
     assert text.fmt(value) == shown
+
+
+def test_a_policy_added_to_a_role_reads_statement_by_statement() -> None:
+    """An adopted role gains smprov's inline policy (import --from-terraform): the new document
+    is listed as statements, one field per line, a list too long for its line one item per line;
+    not one table wrapped across 30 lines that cuts ARNs where the line ends."""
+    logs = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/*"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TrainingLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [logs, f"{logs}:log-stream:*"],
+            },
+            {"Sid": "Find", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+        ],
+    }
+    change = FieldChange("inline_policies", {}, {"sagemaker-training": policy})
+    step = Step("iam_role.training", "iam_role", Action.UPDATE, (change,), live=Live("r"))
+    lines = [line for line, _style in text.step_lines(step, width=WIDTH)]
+    assert all(len(line) <= WIDTH for line in lines)
+    body = [line.strip() for line in lines[1:]]
+    assert body == [
+        "+ inline_policies.sagemaker-training: policy",
+        "Version = 2012-10-17",
+        "+ statement TrainingLogs",
+        "Effect   = Allow",
+        "Action   = [logs:CreateLogStream, logs:PutLogEvents]",
+        "Resource = [",
+        logs,
+        f"{logs}:log-stream:*",
+        "]",
+        "+ statement Find",
+        "Effect   = Allow",
+        "Action   = [logs:DescribeLogGroups]",
+        "Resource = [*]",
+    ]
+
+
+def test_an_entry_too_long_for_its_line_opens_a_block() -> None:
+    entry = {"rule_number": 101, "protocol": "-1", "action": "allow", "cidr": "::/0"}
+    entry |= {"ports": None, "icmp": None, "description": "the module's IPv6 allow-all entry"}
+    change = FieldChange("ingress", [entry], [])
+    step = Step("default_network_acl", "default_network_acl", Action.UPDATE, (change,))
+    body = [line.strip() for line, _style in text.step_lines(step, width=WIDTH)[1:]]
+    assert body[:3] == ["~ ingress:", "- {", "rule_number = 101"]
+    assert body[-1] == "}"
+
+
+def test_a_statement_field_too_long_for_its_line_reads_as_blocks() -> None:
+    """The flow-log role's trust gains two conditions: a block, not one line wrapped in three."""
+    trust = {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}}
+    trust |= {"Action": "sts:AssumeRole"}
+    condition = {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*"},
+    }
+    old = {"Version": "2012-10-17", "Statement": [trust]}
+    new = {"Version": "2012-10-17", "Statement": [trust | {"Condition": condition}]}
+    change = FieldChange("assume_role_policy", old, new)
+    step = Step("iam_role.flow_logs", "iam_role", Action.UPDATE, (change,), live=Live("r"))
+    lines = [line for line, _style in text.step_lines(step, width=WIDTH)]
+    assert all(len(line) <= WIDTH for line in lines)
+    body = [line.strip() for line in lines[1:]]
+    assert body[:4] == [
+        "~ assume_role_policy: policy",
+        "~ statement #1",
+        "+ Condition = {",
+        "ArnLike      = {",
+    ]
+    assert "aws:SourceArn = [arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*]" in body
