@@ -558,8 +558,9 @@ def permissions(
         ),
     ] = None,
 ) -> None:
-    """Print the least-privilege IAM policy for running smprov against this stack (the policy
-    is JSON either way; --json also makes errors JSON)."""
+    """Print the least-privilege IAM policy for running smprov against this stack.
+
+    The policy is JSON either way; --json also makes errors JSON."""
     with _errors(json_out):
         from provisioner import operations, render
 
@@ -597,8 +598,10 @@ def import_(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Take the stack over: record its resources (found by tag, name or parent) in this state and
-    tag them with its lineage; nothing else changes in AWS.
+    """Take the stack over, or adopt one a Terraform setup made (--from-terraform).
+
+    Records the stack's resources (found by tag, name or parent) in this state and tags them
+    with its lineage; nothing else changes in AWS.
 
     With --from-terraform: adopt the stack a Terraform setup made, in place (tags it, writes the
     state, smprov.toml and the hand-off; nothing else changes in AWS)."""

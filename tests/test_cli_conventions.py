@@ -36,6 +36,19 @@ def test_help_shows_flags_as_flags(cli: Callable[..., Result], args: tuple[str, 
     assert _wide_lines(result.output) == []
 
 
+def test_the_command_list_reads_one_line_per_command(cli: Callable[..., Result]) -> None:
+    """`smprov -h` lists each command with its one-line summary: a docstring's line break is
+    never shown as a sentence cut in the middle of the panel."""
+    import typer
+
+    result = cli("-h")
+    panel = result.output.split("Commands")[1].split("╰")[0].splitlines()[1:]
+    rows = [line.strip("│ ") for line in panel]
+    commands = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert all(re.match(r"^[a-z]+ {2,}\S", row) for row in rows), rows
+    assert {row.split()[0] for row in rows} == commands and len(rows) == len(commands)
+
+
 def test_version(cli: Callable[..., Result]) -> None:
     from provisioner import __version__
 
