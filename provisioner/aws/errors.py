@@ -118,6 +118,8 @@ def _unreachable(exc: Exception, doing: str) -> AwsError:
         cause = "the connection was refused: nothing listens there"
     elif "timed out" in detail.lower() or "timeout" in type(exc).__name__.lower():
         cause = "no answer in time: no route to it (network, proxy or firewall)"
+    elif "No route to host" in detail or "Network is unreachable" in detail:
+        cause = "no route to it (network, proxy or firewall)"
     else:
         cause = detail
     host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]

@@ -102,3 +102,24 @@ def test_an_error_page_becomes_one_line_naming_the_call(
     assert "<" not in error.message and "\n" not in error.message
     assert error.code == ENDPOINT_FAILURE
     assert "emulator's log" in (error.hint or "")
+
+
+@pytest.mark.parametrize(
+    "errno", ["[Errno 113] No route to host", "[Errno 101] Network is unreachable"]
+)
+def test_no_route_is_said_in_words_not_urllib3s(errno: str) -> None:
+    """A network without a route to the endpoint (the issue's "no route to AWS") reads as one,
+    not as urllib3's connection repr."""
+    from botocore.exceptions import EndpointConnectionError
+
+    exc = EndpointConnectionError(
+        endpoint_url="https://sts.us-east-1.amazonaws.com/",
+        error=f"AWSHTTPConnection(host='sts.us-east-1.amazonaws.com', port=443): Failed to "
+        f"establish a new connection: {errno}",
+    )
+    error = to_aws_error(exc, "identifying the AWS account")
+    assert error.message == (
+        "identifying the AWS account: cannot connect to https://sts.us-east-1.amazonaws.com/: "
+        "no route to it (network, proxy or firewall)"
+    )
+    assert "HTTPS_PROXY" in (error.hint or "")
