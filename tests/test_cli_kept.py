@@ -65,3 +65,26 @@ def test_a_kept_bucket_is_the_stacks_again_after_up(
     rows = {r["key"]: r["status"] for r in json.loads(cli("status", "--json").stdout)["resources"]}
     assert rows["bucket"] == "exists"
     assert "kept" not in set(rows.values())
+
+
+def test_an_up_that_replaces_a_kept_log_group_says_it_leaves_the_state(
+    cli: Callable[..., Result],
+) -> None:
+    """`down` keeps the flow-log group; the next `up` makes a new VPC, so a new group replaces
+    the kept one in the state. The old one stays in AWS but no smprov command reaches it any more:
+    the run must not say `smprov down --delete-logs` deletes it."""
+    assert cli("up", "--yes").exit_code == 0
+    old = json.loads(cli("output", "--json").stdout)["vpc_id"]
+    assert cli("down", "--yes").exit_code == 0
+
+    result = cli("up", "--yes")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    group = f"/aws/vpc-flow-log/{old}"
+    assert f"kept {group}: it holds flow-log data; a new log group replaced it in the state" in said
+    assert "smprov down --delete-logs deletes it" not in said
+
+    assert cli("down", "--yes", "--delete-logs").exit_code == 0
+    logs = boto3.client("logs", region_name="us-east-1")
+    left = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    assert left == [group]  # what the message said: smprov no longer deletes it

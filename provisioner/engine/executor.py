@@ -125,7 +125,14 @@ def destroy_step(ctx: Ctx, kind: Kind, step: Step, recorder: Recorder, lives: Li
             # Data smprov will not delete without being told (a bucket with user data, a log
             # group): it stays in AWS, so it stays in the state, marked kept.
             recorder.keep(step.key, kept)
-            return f"{KEPT} {step.live.id}: {kept}"
+            if step.action is Action.REPLACE:
+                # ... until the new one takes its key: no smprov command reaches it any more.
+                return (
+                    f"{KEPT} {step.live.id}: {kept}; a new {kind.label} replaced it in the state, "
+                    "so smprov no longer deletes it (delete it in AWS once its data is not needed)"
+                )
+            flag = f" (smprov down {kind.keep_flag} deletes it)" if kind.keep_flag else ""
+            return f"{KEPT} {step.live.id}: {kept}{flag}"
     # Written at once, but not awaited: a crash before it lands leaves a gone resource recorded,
     # which the next refresh drops; dependants need not wait for the fsync.
     recorder.forget(step.key, wait=False)

@@ -343,10 +343,7 @@ class Bucket(Kind):
         keys = sorted({e["Key"] for e in page})
         shown = ", ".join(keys[:SHOWN_KEYS]) + (", ..." if len(keys) > SHOWN_KEYS else "")
         count = f"{len(keys)}+" if len(page) >= 1000 else str(len(keys))
-        return (
-            f"it holds {count} object(s) smprov did not upload ({shown}); "
-            "run `smprov down --delete-data` to delete them and the bucket"
-        )
+        return f"it holds {count} object(s) smprov did not upload: {shown}"
 
 
 def _encryption(answer: Mapping[str, Any] | None) -> dict[str, Any] | None:

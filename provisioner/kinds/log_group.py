@@ -17,8 +17,8 @@ from provisioner.engine.model import FieldChange, Live
 from provisioner.kind_helpers.ec2 import ignore_missing
 
 NOT_FOUND = ("ResourceNotFoundException",)
-# The executor reports "kept <name>: <this>".
-KEPT = "it holds flow-log data (smprov down --delete-logs deletes it)"
+# The executor reports "kept <name>: <this>" and what deletes it.
+KEPT = "it holds flow-log data"
 
 
 class LogGroup(Kind):

@@ -106,7 +106,11 @@ def test_a_new_vpc_replaces_the_group_and_the_old_one_is_kept(moto: None, tmp_pa
     assert stack.id(KEY) == f"/aws/vpc-flow-log/{stack.id('vpc')}" != old
     assert _group(stack, old) is not None
     kept = [r.message for (key, _phase), r in report.results.items() if key == KEY]
-    assert f"kept {old}: it holds flow-log data (smprov down --delete-logs deletes it)" in kept
+    # the new group has the key: `down --delete-logs` no longer reaches the old one
+    assert (
+        f"kept {old}: it holds flow-log data; a new log group replaced it in the state, so "
+        "smprov no longer deletes it (delete it in AWS once its data is not needed)" in kept
+    )
 
 
 def test_a_group_stripped_of_its_tags_costs_one_tag_read(moto: None, tmp_path: Path) -> None:
