@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -480,3 +481,42 @@ def test_a_state_whose_stack_is_gone_is_refused_naming_what_is_missing(
     assert "resources in the Terraform state no longer exist in AWS:" in result.output
     assert "module.vpc.aws_default_network_acl.this[0]" in result.output
     assert not Path("state").exists() and not Path("smprov.toml").exists()
+
+
+def test_smprov_never_runs_terraform(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole migration (permissions, import, plan, up, down) with a `terraform` on PATH that
+    would leave a mark, and every child process smprov could start recorded: none is started."""
+    import subprocess
+
+    marker = tmp_path / "terraform-ran"
+    fake = tmp_path / "bin" / "terraform"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ.get('PATH', '')}")
+    started: list[Any] = []
+    real_init = subprocess.Popen.__init__
+
+    def recording(self: Any, args: Any, *rest: Any, **options: Any) -> None:
+        started.append(args)
+        real_init(self, args, *rest, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", recording)
+    monkeypatch.setattr(os, "system", lambda command: started.append(command) or 1)
+
+    from provisioner.aws.clients import Clients
+
+    ids = build(Clients("us-east-1", max_attempts=1), load_state(), CSV)
+    state_file = write(substituted(load_state(), ids), tmp_path / "terraform.tfstate")
+    for args in (
+        ("permissions", "--from-terraform", str(state_file), "--account", "123456789012"),
+        ("import", "--from-terraform", str(state_file)),
+        ("plan",),
+        ("up", "--yes"),
+        ("down", "--yes", "--delete-data", "--delete-logs"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+    assert started == [] and not marker.exists()
