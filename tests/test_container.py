@@ -8,11 +8,14 @@ temporary venv. The workflow's shell steps run under bash with a fake `docker` o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -711,15 +714,79 @@ def test_the_build_pins_the_base_image_by_digest_and_keeps_the_tag(
     assert "PYTHON_IMAGE=${{ env.PYTHON_IMAGE }}" in build["with"]["build-args"].splitlines()
 
 
-def test_the_image_is_tried_against_a_moto_service_container(workflow: dict[Any, Any]) -> None:
+def test_the_image_is_tried_against_smprovs_emulator(workflow: dict[Any, Any]) -> None:
+    """Not a plain moto server: it enforces the TLS-only bucket policy on plain HTTP (`up` fails
+    on the first upload) and lacks filters AWS has (`down` fails waiting for endpoints)."""
     job = workflow["jobs"]["image-smoke"]
-    (moto,) = job["services"].values()
-    assert moto["image"].startswith("motoserver/moto:")
-    port = job["env"]["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]
-    assert f"{port}:{port}" in moto["ports"] or f"{port}:5000" in moto["ports"]
+    assert "services" not in job
     names = [s.get("name") for s in _steps(workflow, "image-smoke")]
-    assert names.index("Version") < names.index("Up") < names.index("No-change plan")
+    assert names.index("Version") < names.index("Start the emulator")
+    assert names.index("Start the emulator") < names.index("Wait for the emulator")
+    assert names.index("Wait for the emulator") < names.index("Up") < names.index("No-change plan")
     assert names.index("No-change plan") < names.index("Down")
+    start = next(
+        s for s in _steps(workflow, "image-smoke") if s.get("name") == "Start the emulator"
+    )
+    assert "python -m pip install -c requirements-dev.lock '.[local]'" in start["run"]
+    assert _uses(workflow, "image-smoke", "actions/checkout")
+
+
+def test_the_smoke_job_passes_against_the_emulator_it_starts(
+    workflow: dict[Any, Any], tmp_path: Path
+) -> None:
+    """The job's own steps, run as GitHub runs them, with a `docker` that runs smprov from this
+    checkout instead of the image (and a `python` whose pip installs nothing: it is installed):
+    the emulator starts, answers, and up, a no-change plan and down succeed against it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pids = tmp_path / "pids"
+    (bin_dir / "python").write_text(
+        f'#!/bin/sh\n[ "$1 $2" = "-m pip" ] && exit 0\necho $$ >> {pids}\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    (bin_dir / "docker").write_text(
+        "#!/bin/sh\n"  # docker run ... -v HOST:/work ... IMAGE ARGS: smprov ARGS in HOST
+        'while [ "$1" != "$IMAGE" ]; do\n'
+        '  case "$1" in -v) dir="${2%%:*}"; shift;; esac; shift\n'
+        "done\n"
+        f'shift; cd "$dir" && exec {sys.executable} -m provisioner.cli "$@"\n'
+    )
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SMPROV_"))
+    }
+    env |= dict(workflow["jobs"]["image-smoke"]["env"])
+    env |= {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "RUNNER_TEMP": str(tmp_path),
+        "IMAGE": workflow["env"]["IMAGE"],
+    }
+    steps = ["Start the emulator", "Wait for the emulator", "Up", "No-change plan", "Down"]
+    try:
+        for name in steps:
+            step = next(s for s in _steps(workflow, "image-smoke") if s.get("name") == name)
+            done = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=240,
+            )
+            log = (tmp_path / "emulator.log").read_text() if name != "Start the emulator" else ""
+            assert done.returncode == 0, (name, done.stdout, done.stderr, log[-3000:])
+    finally:
+        for pid in pids.read_text().split() if pids.exists() else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)  # the emulator the step started
 
 
 @pytest.mark.parametrize(
