@@ -612,7 +612,8 @@ def import_(
             from provisioner.terraform_import import import_from_terraform
 
             options = _options(config, state, local)
-            result = import_from_terraform(options, from_terraform, handoff_path=handoff)
+            with _reading():
+                result = import_from_terraform(options, from_terraform, handoff_path=handoff)
             render.terraform_import(result, json_mode=json_out)
             return
         if handoff is not None:

@@ -520,3 +520,26 @@ def test_smprov_never_runs_terraform(
         result = cli(*args)
         assert result.exit_code == 0, (args, result.output)
     assert started == [] and not marker.exists()
+
+
+def test_a_slow_import_shows_progress(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import reads some 75 times before it writes: a slow endpoint shows itself on stderr
+    (after 2 s; shortened here), as plan and up do."""
+    import time
+
+    from provisioner import operations, render
+
+    monkeypatch.setattr(render.Waiting, "after", 0.05)
+    real = operations._make_clients
+
+    def slow(options: Any, config: Any) -> Any:
+        clients = real(options, config)
+        clients.add_hook("before-call.sts.GetCallerIdentity", lambda **_: time.sleep(0.5))
+        return clients
+
+    monkeypatch.setattr(operations, "_make_clients", slow)
+    result = cli("import", "--from-terraform", str(write(load_state(), tmp_path / "tf.tfstate")))
+    assert result.exit_code == 1, result.output  # the seed's stack is not in this account
+    assert "reading the stack from AWS ..." in result.output
