@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from provisioner import keys
+from provisioner.aws.clients import is_read_operation
 from provisioner.engine.model import Action
 from provisioner.errors import SmprovError, UsageError
 from provisioner.migrate import differences
@@ -543,3 +544,35 @@ def test_a_slow_import_shows_progress(
     result = cli("import", "--from-terraform", str(write(load_state(), tmp_path / "tf.tfstate")))
     assert result.exit_code == 1, result.output  # the seed's stack is not in this account
     assert "reading the stack from AWS ..." in result.output
+
+
+@pytest.mark.parametrize("after", [1, 24])
+def test_an_import_killed_while_tagging_is_finished_by_the_next(seeded: Seeded, after: int) -> None:
+    """The process dies after the Nth of its 25 tagging calls (Ctrl-C, a lost connection): some
+    resources carry the new lineage, the rest none. The import run again finishes it (the
+    state, written before the first tag, makes that lineage this state's)."""
+
+    class Killed(Exception):
+        pass
+
+    tagging: list[str] = []
+
+    def die(event_name: str, **_: Any) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        if "Tag" in operation and not is_read_operation(operation) and "done" not in tagging:
+            tagging.append(event_name)
+            if len(tagging) == after:
+                tagging.append("done")
+                raise Killed
+
+    seeded.harness.clients.add_hook("after-call.*.*", die)
+    with pytest.raises((Killed, SmprovError)):  # parallel taggers report it as their failure
+        seeded.run()
+    assert len(tagging) == after + 1
+
+    result = seeded.run()
+    state = seeded.harness.state()
+    assert state is not None and len(state.resources) == 38
+    assert len(result.tagged) <= 25 - after  # the rest were tagged by the first run
+    plan = seeded.harness.plan()
+    assert not [s for s in plan.changes if s.action in (Action.REPLACE, Action.DELETE)]
