@@ -157,3 +157,12 @@ def test_the_container_image_uses_the_python_the_readme_names() -> None:
     assert said is not None
     image = re.search(r"^ARG PYTHON_IMAGE=python:(\S+)$", (ROOT / "Dockerfile").read_text(), re.M)
     assert image is not None and image.group(1).startswith(f"{said.group(1)}.")
+
+
+def test_the_configuration_names_every_key_aws_checks_at_start_up() -> None:
+    from provisioner.preflight import CHECKS
+
+    said = " ".join(README.split("checked with read-only calls at start-up:")[1].split())
+    said = said.split("(`down`")[0]
+    checked = {key for check in CHECKS for key in check.keys} - {"region"}
+    assert sorted(k for k in checked if f"`{k}`" not in said) == []

@@ -29,3 +29,26 @@ def test_the_most_tags_the_config_takes_fit_every_resource() -> None:
     one_more = {**tags, "one-more": "x"}
     with pytest.raises(ConfigError, match=f"{MAX_USER_TAGS + 1} tags given; at most"):
         parse_config({"tags": one_more}, base_dir=Path.cwd(), source="test")
+
+
+def test_each_resource_carries_the_tags_the_readme_says() -> None:
+    config = parse_config({"tags": {"team": "ml"}}, base_dir=Path.cwd(), source="test")
+    desired = blueprint.build(
+        config.resolve(["us-east-1a", "us-east-1b"]), account="1" * 12, lineage="L"
+    )
+    defaults = {"default_security_group", "default_network_acl", "main_route_table"}
+    untagged = {"route", "route_table_association", "s3_object", "bucket_policy"}
+    for d in desired:
+        tags = d.spec.get("tags")
+        assert (tags is None) == (d.kind in untagged), d.key
+        if tags is None:
+            continue
+        assert tags["team"] == "ml" and tags["smprov:key"] == d.key, d.key
+        assert tags["smprov:lineage"] == "L", d.key
+        assert ("smprov:stack" in tags) == (d.key not in defaults), d.key
+        assert ("Name" in tags) == (d.kind not in {"flow_log", "log_group"}), d.key
+    names = {d.key: d.spec["tags"].get("Name") for d in desired if d.spec.get("tags")}
+    assert names["subnet.public.us-east-1a"] == "dev-public-us-east-1a"
+    assert names["subnet.private.us-east-1a"] == "dev-private-us-east-1a"
+    assert names["subnet.database.us-east-1a"] == "dev-db-us-east-1a"
+    assert names["nat_gateway.us-east-1a"] == names["eip.us-east-1a"] == "dev-us-east-1a"
