@@ -166,3 +166,14 @@ def test_the_configuration_names_every_key_aws_checks_at_start_up() -> None:
     said = said.split("(`down`")[0]
     checked = {key for check in CHECKS for key in check.keys} - {"region"}
     assert sorted(k for k in checked if f"`{k}`" not in said) == []
+
+
+def test_every_environment_variable_smprov_reads_is_documented() -> None:
+    package = ROOT / "provisioner"
+    read = {
+        name
+        for path in package.rglob("*.py")
+        for name in re.findall(r"\"(SMPROV_[A-Z_]+)\"", path.read_text())
+    }
+    assert {"SMPROV_LOCAL_PORT", "SMPROV_HOME"} <= read
+    assert sorted(name for name in read if f"`{name}" not in README) == []
