@@ -319,7 +319,7 @@ def plan(
                 the_plan,
                 title=f"stack {stk.config.environment}",
                 show_noop=show_unchanged,
-                kept=operations.kept_in(the_plan, stk.kinds) if destroy else None,
+                kept=operations.kept_in(the_plan, stk.kinds),
             )
         if detailed_exitcode and not the_plan.is_empty:
             raise typer.Exit(EXIT_CHANGES)
@@ -354,7 +354,8 @@ def up(
             the_plan, _ = operations.plan_up(stk, doc)
             reading.stop()
             if not json_out:
-                render.plan_table(the_plan, title=f"stack {stk.config.environment}")
+                kept = operations.kept_in(the_plan, stk.kinds)
+                render.plan_table(the_plan, title=f"stack {stk.config.environment}", kept=kept)
             if the_plan.is_empty:
                 if json_out:
                     render.emit_json(render.unchanged_doc(doc))

@@ -592,15 +592,24 @@ def kept_in(
     plan: Plan, kinds: Mapping[str, Kind], *, delete_data: bool = False, delete_logs: bool = False
 ) -> dict[str, str]:
     """The deletions of ``plan`` that will keep their resource (data the user did not ask to
-    delete, as far as known before the run), and why."""
+    delete, as far as known before the run), and why; and the replacements that will keep the
+    old one, which then leaves the state (its new one takes the key)."""
     notes = {}
     for step in plan.changes:
-        if step.action is Action.DELETE and step.live is not None:
-            note = kinds[step.kind].keeps(
-                step.live, delete_data=delete_data, delete_logs=delete_logs
+        if step.live is None:
+            continue
+        kind = kinds[step.kind]
+        if step.action is Action.DELETE:
+            note = kind.keeps(step.live, delete_data=delete_data, delete_logs=delete_logs)
+        elif step.action is Action.REPLACE and kind.retains_data:
+            note = (
+                f"the old {kind.label} stays in AWS if it holds data, outside the state: smprov "
+                "will not delete it"
             )
-            if note:
-                notes[step.key] = note
+        else:
+            note = None
+        if note:
+            notes[step.key] = note
     return notes
 
 

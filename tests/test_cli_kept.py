@@ -77,6 +77,16 @@ def test_an_up_that_replaces_a_kept_log_group_says_it_leaves_the_state(
     old = json.loads(cli("output", "--json").stdout)["vpc_id"]
     assert cli("down", "--yes").exit_code == 0
 
+    planned = " ".join(cli("plan").output.split())
+    assert (
+        f"-/+ log_group.flow_logs (log_group /aws/vpc-flow-log/{old}) forces replacement: name"
+    ) in planned
+    assert (
+        "(kept: the old log group stays in AWS if it holds data, outside the state: smprov will "
+        "not delete it)"
+    ) in planned
+    assert "1 to replace (1 may keep the old one: see above), 0 to delete," in planned
+
     result = cli("up", "--yes")
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())

@@ -63,7 +63,8 @@ def plan_table(
     console: Console | None = None,
 ) -> None:
     """Print the plan (``render.plan``: one attribute per line, at the terminal's width), then
-    its summary. ``kept``: the deletions that will keep their resource, and why."""
+    its summary. ``kept``: the deletions (and replacements) that will keep their resource,
+    and why."""
     from provisioner.kinds import REGISTRY
     from provisioner.render import plan as text
 
@@ -82,7 +83,9 @@ def plan_table(
     lines = text.lines_of(steps, width=console.width, hidden=hidden, fresh=plan.fresh, kept=kept)
     for line, style in lines:
         console.print(Text(line, style=style), overflow="ignore", crop=False)
-    wrapped(text.summary(plan.summary(), kept=len(kept)), console=console)
+    replaced = sum(1 for key in kept if plan.step_by_key[key].action is Action.REPLACE)
+    summary = text.summary(plan.summary(), kept=len(kept) - replaced, kept_replaced=replaced)
+    wrapped(summary, console=console)
 
 
 def summary_line(plan: Any) -> str:

@@ -344,14 +344,18 @@ def wrap(line: str, width: int, hang: int) -> list[str]:
     ) or [line[:width]]
 
 
-def summary(counts: Mapping[Action, int], kept: int = 0) -> str:
-    """The plan's last line; the same counts the refusal of a replacement names."""
+def summary(counts: Mapping[Action, int], kept: int = 0, kept_replaced: int = 0) -> str:
+    """The plan's last line; the same counts the refusal of a replacement names. ``kept``:
+    deletions that may keep their resource; ``kept_replaced``: replacements that may keep the
+    old one."""
     parts = [
         f"{counts.get(Action.CREATE, 0)} to create",
         f"{counts.get(Action.UPDATE, 0)} to update",
         f"{counts.get(Action.REPLACE, 0)} to replace",
         f"{counts.get(Action.DELETE, 0)} to delete",
     ]
+    if kept_replaced:
+        parts[2] += f" ({kept_replaced} may keep the old one: see above)"
     if kept:
         parts[-1] += f" ({kept} may be kept: see above)"
     parts.append(f"{counts.get(Action.NOOP, 0)} unchanged")
