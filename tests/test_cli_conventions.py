@@ -218,6 +218,28 @@ def test_slow_reads_show_progress(
     assert "reading the stack" not in cli("plan").output  # a fast read shows nothing
 
 
+def test_a_long_step_keeps_a_log_informed(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a terminal (a CI log): a step still running says so every 10 s (shortened here), as
+    Terraform's "Still creating..." does; a NAT gateway takes minutes on AWS."""
+    import time
+
+    from provisioner import render
+
+    monkeypatch.setattr(render.ProgressSink, "every", 0.2)
+    _on_first(monkeypatch, "before-call.ec2.CreateNatGateway", lambda: time.sleep(1.2))
+    result = cli("up", "--yes")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    still = [line for line in lines if "create nat_gateway.us-east-1a: still running (" in line]
+    assert len(still) >= 2, result.output
+    done = next(i for i, line in enumerate(lines) if "✓ create nat_gateway.us-east-1a" in line)
+    assert lines.index(still[-1]) < done  # nothing once it is done
+    monkeypatch.setattr(render.ProgressSink, "every", 10.0)
+    assert "still running" not in cli("down", "--yes").output  # quick steps: no such line
+
+
 def test_an_unknown_region_is_a_config_error_with_a_suggestion(
     cli: Callable[..., Result],
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -96,13 +97,19 @@ def summary_line(plan: Any) -> str:
 
 class ProgressSink:
     """Turns StepEvents into live progress: one spinner line per running step (terminal), or
-    one plain line per finished step (CI logs). Called from worker threads."""
+    one plain line per finished step (CI logs), plus, as Terraform does, a "still ..." line
+    every ``every`` seconds for a step still running (a NAT gateway takes minutes on AWS: a log
+    must not fall silent). Called from worker threads."""
+
+    every = 10.0
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or err
         self._lock = threading.Lock()
         self._tasks: dict[tuple[str, Phase], Any] = {}
         self._progress: Any = None
+        self._running: dict[tuple[str, Phase], tuple[str, float]] = {}
+        self._done = threading.Event()
 
     @contextmanager
     def live(self) -> Iterator[ProgressSink]:
@@ -120,13 +127,33 @@ class ProgressSink:
                 yield self
             self._progress = None
         else:
-            yield self
+            ticker = threading.Thread(target=self._tick, daemon=True)
+            ticker.start()
+            try:
+                yield self
+            finally:
+                self._done.set()
+                ticker.join()
+
+    def _tick(self) -> None:
+        """Every ``every`` seconds, one line per step running longer than that (logs only)."""
+        while not self._done.wait(self.every):
+            now = time.monotonic()
+            with self._lock:
+                lines = [
+                    f"  {verb} {key}: still running ({now - started:.0f}s elapsed)"
+                    for (key, _phase), (verb, started) in sorted(self._running.items())
+                    if now - started >= self.every
+                ]
+                for line in lines:
+                    self.console.print(Text(line, style="dim"), overflow="ignore", crop=False)
 
     def __call__(self, event: StepEvent) -> None:
         node = (event.key, event.phase)
         verb = "destroy" if event.phase is Phase.DESTROY else event.action.value
         with self._lock:
             if event.status is StepStatus.RUNNING:
+                self._running.setdefault(node, (verb, time.monotonic()))
                 if self._progress is not None:
                     text = f"{verb} {event.key}: {event.message}"
                     if node in self._tasks:
@@ -134,6 +161,7 @@ class ProgressSink:
                     else:
                         self._tasks[node] = self._progress.add_task(text, total=None)
                 return
+            self._running.pop(node, None)
             if node in self._tasks and self._progress is not None:
                 self._progress.remove_task(self._tasks.pop(node))
             mark = {
