@@ -45,8 +45,14 @@ class LocalBackend:
         return self.path.exists()
 
     def set_aside(self, suffix: str) -> Path:
-        """Rename the state file to ``<file><suffix>`` (under the lock): kept, no longer used."""
+        """Rename the state file to ``<file><suffix>`` (under the lock): kept, no longer used.
+        A file set aside before under that name stays: this one becomes ``<file><suffix>-2``
+        (``-3``, ...)."""
         target = self.path.with_name(self.path.name + suffix)
+        taken = 1
+        while target.exists():
+            taken += 1
+            target = self.path.with_name(f"{self.path.name}{suffix}-{taken}")
         try:
             os.replace(self.path, target)
         except OSError as exc:

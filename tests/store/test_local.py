@@ -84,6 +84,21 @@ def test_read_returns_none_when_there_is_no_state(path: Path) -> None:
     assert not path.parent.exists()
 
 
+def test_a_state_set_aside_never_replaces_one_set_aside_before(path: Path) -> None:
+    """Two emulator restarts within one second give the same `.stale-<time>` suffix: the
+    second state set aside goes next to the first, which stays as it was."""
+    backend = LocalBackend(path)
+    first, second = make_doc(), make_doc()
+    backend.write(first)
+    one = backend.set_aside(".stale-20261206T170000Z")
+    backend.write(second)
+    two = backend.set_aside(".stale-20261206T170000Z")
+    assert one != two and not backend.exists()
+    assert one.name == "dev.json.stale-20261206T170000Z"
+    assert two.name == "dev.json.stale-20261206T170000Z-2"
+    assert one.read_text() == first.to_json() and two.read_text() == second.to_json()
+
+
 def test_write_creates_directories_and_reads_back(path: Path) -> None:
     backend = LocalBackend(path)
     doc = make_doc()
