@@ -310,7 +310,7 @@ def plan(
         from provisioner import operations, render
 
         options = _options(config, state, local, teardown=destroy)
-        with _reading(), operations.session(options, "plan") as (stk, doc):
+        with _reading(local), operations.session(options, "plan") as (stk, doc):
             the_plan, _ = (operations.plan_down if destroy else operations.plan_up)(stk, doc)
         if json_out:
             render.emit_json(render.plan_doc(the_plan, stk.config.environment))
@@ -346,7 +346,7 @@ def up(
     with _errors(json_out):
         from provisioner import operations, render
 
-        reading = _reading()
+        reading = _reading(local)
         with (
             reading,
             operations.session(_options(config, state, local, parallelism), "up") as (stk, doc),
@@ -391,11 +391,12 @@ def _flags(config: Path | None, state: str | None, local: bool) -> str:
     return flags
 
 
-def _reading() -> Any:
-    """Progress after 2 s of reading AWS (a slow network or endpoint shows itself)."""
+def _reading(local: bool) -> Any:
+    """Progress after 2 s of reading the stack (a slow network or endpoint shows itself), naming
+    what is read: AWS, or with --local the emulator."""
     from provisioner import render
 
-    return render.Waiting("reading the stack from AWS")
+    return render.Waiting(f"reading the stack from {'the local emulator' if local else 'AWS'}")
 
 
 @app.command()
@@ -420,7 +421,7 @@ def down(
         from provisioner import operations, render
 
         options = _options(config, state, local, parallelism, teardown=True)
-        reading = _reading()
+        reading = _reading(local)
         with reading, operations.session(options, "down") as (stk, doc):
             the_plan, _ = operations.plan_down(stk, doc)
             reading.stop()
@@ -472,7 +473,7 @@ def status(
     with _errors(json_out):
         from provisioner import operations, render
 
-        with _reading():
+        with _reading(local):
             stk = operations.open_stack(_options(config, state, local))
             doc = operations.read_state(stk)
             the_plan, found = operations.plan_up(
@@ -613,13 +614,16 @@ def import_(
             from provisioner.terraform_import import import_from_terraform
 
             options = _options(config, state, local)
-            with _reading():
+            with _reading(local):
                 result = import_from_terraform(options, from_terraform, handoff_path=handoff)
             render.terraform_import(result, json_mode=json_out)
             return
         if handoff is not None:
             raise UsageError("--handoff goes with --from-terraform")
-        with _reading(), operations.session(_options(config, state, local), "import") as (stk, doc):
+        with (
+            _reading(local),
+            operations.session(_options(config, state, local), "import") as (stk, doc),
+        ):
             done = operations.adopt_into_state(stk, doc)
         for former, keys in sorted(done.restamped.items(), key=lambda item: str(item[0])):
             owner = f"lineage {former}" if former else "no lineage"

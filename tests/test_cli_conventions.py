@@ -218,6 +218,36 @@ def test_slow_reads_show_progress(
     assert "reading the stack" not in cli("plan").output  # a fast read shows nothing
 
 
+def test_local_reads_name_the_emulator_and_wait_for_its_start(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --local the wait names what is read (the emulator, not AWS), and never lands
+    between the emulator's "starting" and "started" lines: a slow start is not a slow read."""
+    import time
+
+    from provisioner import render
+
+    monkeypatch.setattr(render.Waiting, "after", 0.1)
+
+    def starting_slowly(options: operations.Options, config: Any) -> Clients:
+        assert options.say is not None
+        options.say("starting the local emulator on 127.0.0.1:4599 ...")
+        time.sleep(0.4)  # four times the wait: the emulator's start-up on a slow machine
+        options.say("started the local emulator on 127.0.0.1:4599 (pid 1)")
+        clients = Clients(config.region)  # the in-process moto of the cli fixture
+        clients.add_hook("before-call.sts.GetCallerIdentity", lambda **_: time.sleep(0.4))
+        return clients
+
+    monkeypatch.setattr(operations, "_make_clients", starting_slowly)
+    result = cli("plan", "--local")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    starting = lines.index("starting the local emulator on 127.0.0.1:4599 ...")
+    assert lines[starting + 1] == "started the local emulator on 127.0.0.1:4599 (pid 1)"
+    assert lines[starting + 2] == "reading the stack from the local emulator ..."
+    assert "from AWS" not in result.output
+
+
 def test_a_long_step_keeps_a_log_informed(
     cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -185,8 +185,15 @@ def step_message(key: str, phase: Phase, message: str) -> str:
 
 
 def say(text: str) -> None:
-    """Something the user should know as it happens (e.g. the emulator starting), on stderr."""
-    wrapped(text)
+    """Something the user should know as it happens (e.g. the emulator starting), on stderr.
+    A wait under way gives way: a line ending " ..." (the emulator starting) shows progress
+    itself until the next one, so the wait's line never lands between the two; after a
+    finished line the wait's clock starts again (starting the emulator is not slow reading)."""
+    waiting = Waiting.current
+    if waiting is None:
+        wrapped(text)
+    else:
+        waiting.interrupt(lambda: wrapped(text), hold=text.endswith(" ..."))
 
 
 def apply_summary(
@@ -279,6 +286,8 @@ class Waiting:
     spinner on a terminal, one line in a log. Nothing at all when the wait is short."""
 
     after = 2.0
+    #: The wait under way, which ``say`` interrupts.
+    current: Waiting | None = None
 
     def __init__(self, text: str, console: Console | None = None) -> None:
         self.text = text
@@ -287,20 +296,43 @@ class Waiting:
         self._timer: threading.Timer | None = None
         self._status: Any = None
         self._stopped = False
+        self._shown = False
+        self._armed = 0
 
     def __enter__(self) -> Waiting:
-        self._timer = threading.Timer(self.after, self._show)
+        Waiting.current = self
+        self._arm()
+        return self
+
+    def _arm(self) -> None:
+        self._armed += 1  # a timer that already fired but waits for the lock is out of date
+        self._timer = threading.Timer(self.after, self._show, args=(self._armed,))
         self._timer.daemon = True
         self._timer.start()
-        return self
+
+    def interrupt(self, show: Callable[[], None], *, hold: bool = False) -> None:
+        """Hide the wait, ``show`` something else, and wait ``after`` seconds again before
+        showing it (a line already in a log is not repeated); with ``hold``, not until the
+        next interruption."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            shown = self._shown
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
+            show()
+            if not (self._stopped or hold or (shown and not self.console.is_terminal)):
+                self._arm()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
-    def _show(self) -> None:
+    def _show(self, armed: int) -> None:
         with self._lock:
-            if self._stopped:
+            if self._stopped or armed != self._armed:
                 return
+            self._shown = True
             if self.console.is_terminal:
                 self._status = self.console.status(self.text)
                 self._status.start()
@@ -310,6 +342,8 @@ class Waiting:
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
+            if Waiting.current is self:
+                Waiting.current = None
             if self._timer is not None:
                 self._timer.cancel()
             if self._status is not None:
