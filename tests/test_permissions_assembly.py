@@ -153,3 +153,35 @@ def test_a_grant_smprov_cannot_scope_is_refused(
     _add(added, kind)
     with pytest.raises(ValueError, match=message):
         deployer_policy(_config(tmp_path), ACCOUNT)
+
+
+def _operations(service: str) -> dict[str, str]:
+    """``service``'s API operations by the name boto3 calls them (``delete_retention_policy``)."""
+    import boto3
+    from botocore import xform_name
+
+    model = boto3.session.Session()._session.get_service_model(service)
+    return {xform_name(op): op for op in model.operation_names}
+
+
+#: Services whose IAM actions are named as their API operations (S3's are not: HeadObject is
+#: s3:GetObject); the recorded paths of test_permissions.py prove the rest.
+SAME_NAMES = {"ec2", "iam", "logs"}
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_call_a_kinds_module_makes_is_among_its_grants(name: str) -> None:
+    """A call in a kind's code that no grant allows is denied on AWS (moto does not care),
+    even on a path the recorded runs never take: every ``.<operation>(`` of the services it
+    calls, in its own module, is declared."""
+    import inspect
+    import re
+
+    kind = REGISTRY[name]
+    source = inspect.getsource(inspect.getmodule(kind))  # type: ignore[arg-type]
+    granted = {action for grant in kind.grants for action in grant.actions}
+    services = set(re.findall(r'client\("([a-z0-9-]+)"\)', source)) & SAME_NAMES
+    for service in services:
+        for method, operation in _operations(service).items():
+            if re.search(rf"\.{method}\(", source):
+                assert f"{service}:{operation}" in granted, f"{name} calls {method}, not granted"

@@ -111,14 +111,14 @@ class LogGroup(Kind):
             # Left by a run that died before recording it, or kept by an earlier `down` of
             # the same VPC: take it over and put its settings right.
             logs.tag_resource(resourceArn=arn, tags=dict(spec["tags"]))
-        self._set_retention(ctx, name, spec.get("retention_in_days"))
-        return _live(name, arn, spec.get("retention_in_days"), spec["tags"])
+        self._set_retention(ctx, name, spec["retention_in_days"])
+        return _live(name, arn, spec["retention_in_days"], spec["tags"])
 
-    def _set_retention(self, ctx: Ctx, name: str, days: int | None) -> None:
+    def _set_retention(self, ctx: Ctx, name: str, days: int) -> None:
+        """Always a period: the config requires one of CloudWatch's (a group kept forever, e.g.
+        adopted from Terraform, gets the configured one), so DeleteRetentionPolicy is never
+        needed and the deployer is not granted it."""
         logs = ctx.client("logs")
-        if days is None:
-            ignore_missing(lambda: logs.delete_retention_policy(logGroupName=name), *NOT_FOUND)
-            return
         ctx.retry(
             lambda: logs.put_retention_policy(logGroupName=name, retentionInDays=int(days)),
             codes=NOT_FOUND,
@@ -131,8 +131,8 @@ class LogGroup(Kind):
         fields = {c.path for c in changes}
         attrs = dict(live.attrs)
         if "retention_in_days" in fields:
-            self._set_retention(ctx, live.id, spec.get("retention_in_days"))
-            attrs["retention_in_days"] = spec.get("retention_in_days")
+            self._set_retention(ctx, live.id, spec["retention_in_days"])
+            attrs["retention_in_days"] = spec["retention_in_days"]
         if "tags" in fields:
             to_set, to_unset = compare_tags(live.get("tags") or {}, spec["tags"])
             logs = ctx.client("logs")
