@@ -58,6 +58,11 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 EMULATOR_MODULE = "provisioner.emulator"
 
 
+class Ongoing(str):
+    """A line that announces work under way (the emulator starting): it stands for progress
+    itself until the next line, so whoever shows waits holds theirs back meanwhile."""
+
+
 @dataclass(frozen=True)
 class LocalEmulator:
     """smprov's emulator answering on ``endpoint``; ``pid`` is None when smprov did not record
@@ -183,7 +188,7 @@ def ensure_running(
             )
         _require_server_modules()
         if say is not None:
-            say(f"starting the local emulator on {address} ...")
+            say(Ongoing(f"starting the local emulator on {address} ..."))
         proc, instance = _start_server(directory, port, timeout)
     if say is not None:
         say(

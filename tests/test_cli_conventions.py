@@ -225,13 +225,13 @@ def test_local_reads_name_the_emulator_and_wait_for_its_start(
     between the emulator's "starting" and "started" lines: a slow start is not a slow read."""
     import time
 
-    from provisioner import render
+    from provisioner import local, render
 
     monkeypatch.setattr(render.Waiting, "after", 0.1)
 
     def starting_slowly(options: operations.Options, config: Any) -> Clients:
         assert options.say is not None
-        options.say("starting the local emulator on 127.0.0.1:4599 ...")
+        options.say(local.Ongoing("starting the local emulator on 127.0.0.1:4599 ..."))
         time.sleep(0.4)  # four times the wait: the emulator's start-up on a slow machine
         options.say("started the local emulator on 127.0.0.1:4599 (pid 1)")
         clients = Clients(config.region)  # the in-process moto of the cli fixture

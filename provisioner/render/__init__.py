@@ -186,14 +186,17 @@ def step_message(key: str, phase: Phase, message: str) -> str:
 
 def say(text: str) -> None:
     """Something the user should know as it happens (e.g. the emulator starting), on stderr.
-    A wait under way gives way: a line ending " ..." (the emulator starting) shows progress
-    itself until the next one, so the wait's line never lands between the two; after a
-    finished line the wait's clock starts again (starting the emulator is not slow reading)."""
+    A wait under way gives way: a line of work still under way (``local.Ongoing``: the emulator
+    starting) shows progress itself until the next one, so the wait's line never lands between
+    the two; after any other line the wait's clock starts again (starting the emulator is not
+    slow reading)."""
+    from provisioner.local import Ongoing
+
     waiting = Waiting.current
     if waiting is None:
         wrapped(text)
     else:
-        waiting.interrupt(lambda: wrapped(text), hold=text.endswith(" ..."))
+        waiting.interrupt(lambda: wrapped(text), hold=isinstance(text, Ongoing))
 
 
 def apply_summary(
